@@ -1,0 +1,690 @@
+//! The composite [`Propagator`]: a list of formats, custom fields and baggage limits.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
+
+use crate::b3::{self, B3Context, B3Encoding};
+use crate::baggage::{Baggage, BaggageLimits};
+use crate::carrier::{Carrier, CarrierMut, ExtractorCarrier};
+use crate::fields::{ContextField, ErasedField, FieldValue};
+use crate::jaeger;
+use crate::traceparent::{TraceParent, TraceParentError};
+use crate::tracestate::TraceState;
+
+/// `traceparent`
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// `tracestate`
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+/// `baggage`
+pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// One propagation format.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Format {
+    /// W3C Trace Context: `traceparent` and `tracestate` (`tracecontext`).
+    TraceContext,
+    /// W3C Baggage: `baggage` (`baggage`).
+    Baggage,
+    /// B3 single header `b3` (`b3`).
+    B3,
+    /// B3 multi-header `X-B3-*` (`b3multi`).
+    B3Multi,
+    /// B3 with the given encoding (extraction reads both forms).
+    B3With(B3Encoding),
+    /// Jaeger `uber-trace-id` and `uberctx-*` baggage (`jaeger`).
+    Jaeger,
+    /// Any other opentelemetry propagator, reached through its `Extractor`/`Injector` API.
+    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+impl fmt::Debug for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TraceContext => f.write_str("TraceContext"),
+            Self::Baggage => f.write_str("Baggage"),
+            Self::B3 => f.write_str("B3"),
+            Self::B3Multi => f.write_str("B3Multi"),
+            Self::B3With(e) => f.debug_tuple("B3With").field(e).finish(),
+            Self::Jaeger => f.write_str("Jaeger"),
+            Self::Custom(p) => f.debug_tuple("Custom").field(p).finish(),
+        }
+    }
+}
+
+impl Format {
+    fn header_names(&self) -> Vec<String> {
+        let names: &[&HeaderName] = match self {
+            Self::TraceContext => &[&TRACEPARENT, &TRACESTATE],
+            Self::Baggage => &[&BAGGAGE],
+            Self::B3 => &[&b3::B3],
+            Self::B3Multi => &[&b3::TRACE_ID, &b3::SPAN_ID, &b3::SAMPLED, &b3::FLAGS],
+            Self::B3With(_) => &[
+                &b3::B3,
+                &b3::TRACE_ID,
+                &b3::SPAN_ID,
+                &b3::SAMPLED,
+                &b3::FLAGS,
+            ],
+            Self::Jaeger => &[&jaeger::UBER_TRACE_ID],
+            Self::Custom(p) => return p.fields().map(str::to_owned).collect(),
+        };
+        names.iter().map(|n| n.as_str().to_owned()).collect()
+    }
+}
+
+/// An unknown or unsupported name in `OTEL_PROPAGATORS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PropagatorError {
+    /// A name this crate does not know.
+    Unknown {
+        /// The name as written.
+        name: String,
+    },
+    /// A name from the OpenTelemetry list that this crate does not implement.
+    Unsupported {
+        /// The name as written.
+        name: String,
+    },
+    /// `none` together with other names.
+    NoneWithOthers,
+}
+
+impl fmt::Display for PropagatorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KNOWN: &str = "tracecontext, baggage, b3, b3multi, jaeger, none";
+        match self {
+            Self::Unknown { name } => write!(
+                f,
+                "OTEL_PROPAGATORS: unknown propagator {name:?} (known: {KNOWN})"
+            ),
+            Self::Unsupported { name } => write!(
+                f,
+                "OTEL_PROPAGATORS: propagator {name:?} is not supported (supported: {KNOWN})"
+            ),
+            Self::NoneWithOthers => {
+                f.write_str("OTEL_PROPAGATORS: \"none\" cannot be combined with other propagators")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PropagatorError {}
+
+/// What a [`Propagator`] read from a carrier, before it becomes an OpenTelemetry `Context`.
+///
+/// Cheap when there is nothing but a `traceparent`: no heap allocation. Decide what to do
+/// (sample or not, trust or not) from it, then call [`into_context`](Self::into_context).
+#[derive(Debug, Default)]
+pub struct Extracted {
+    parent: Option<TraceParent>,
+    trace_state: TraceState,
+    baggage: Baggage,
+    debug: bool,
+    deny: bool,
+    fields: Vec<Box<dyn FieldValue>>,
+}
+
+/// The complete `tracestate` when opentelemetry's `TraceState` could not hold all of it.
+#[derive(Debug)]
+struct CarriedTraceState {
+    trace_id: TraceId,
+    state: TraceState,
+}
+
+/// The complete, ordered baggage, and the opentelemetry projection it was stored with.
+#[derive(Debug)]
+struct CarriedBaggage {
+    ours: Baggage,
+    otel: opentelemetry::baggage::Baggage,
+}
+
+/// B3/Jaeger debug flag for a trace.
+#[derive(Debug)]
+struct DebugMark(TraceId);
+
+/// B3 deny-only: the caller said "do not sample" without sending ids.
+#[derive(Debug)]
+struct DenyMark;
+
+impl Extracted {
+    /// The incoming parent, if a format yielded a valid one.
+    pub fn parent(&self) -> Option<&TraceParent> {
+        self.parent.as_ref()
+    }
+
+    /// The incoming parent as a remote span context (invalid when there is none). Builds
+    /// opentelemetry's `TraceState` from the incoming one.
+    pub fn span_context(&self) -> SpanContext {
+        match &self.parent {
+            Some(p) => p.to_span_context(self.trace_state.to_otel()),
+            None => SpanContext::empty_context(),
+        }
+    }
+
+    /// The incoming `tracestate` (empty when there is none, or when it was invalid).
+    pub fn trace_state(&self) -> &TraceState {
+        &self.trace_state
+    }
+
+    /// The incoming baggage, from every format that carries it.
+    pub fn baggage(&self) -> &Baggage {
+        &self.baggage
+    }
+
+    /// Whether the caller asked for debug (B3 `d` or `X-B3-Flags: 1`, Jaeger flag `0x02`).
+    pub fn is_debug(&self) -> bool {
+        self.debug
+    }
+
+    /// Whether the caller denied sampling without sending ids (B3 `b3: 0`).
+    pub fn is_denied(&self) -> bool {
+        self.deny
+    }
+
+    /// The value of a custom field, by type.
+    pub fn field<T: 'static>(&self) -> Option<&T> {
+        self.fields.iter().find_map(|f| f.as_any().downcast_ref())
+    }
+
+    /// Drops the incoming parent (and its `tracestate` and debug flag), keeping baggage and
+    /// fields: for a public edge that starts its own trace.
+    pub fn forget_parent(&mut self) -> Option<TraceParent> {
+        self.trace_state = TraceState::new();
+        self.debug = false;
+        self.parent.take()
+    }
+
+    /// Puts everything into a `Context` derived from `parent`: the remote span context,
+    /// baggage (readable with opentelemetry's `BaggageExt`) and custom fields (readable with
+    /// `cx.get::<T>()`).
+    pub fn into_context(self, parent: &Context) -> Context {
+        let mut cx = parent.clone();
+        if let Some(p) = &self.parent {
+            cx = cx.with_remote_span_context(p.to_span_context(self.trace_state.to_otel()));
+            if !self.trace_state.fits_otel() {
+                cx = cx.with_value(CarriedTraceState {
+                    trace_id: p.trace_id(),
+                    state: self.trace_state,
+                });
+            }
+            if self.debug {
+                cx = cx.with_value(DebugMark(p.trace_id()));
+            }
+        } else if self.deny {
+            cx = cx.with_value(DenyMark);
+        }
+        if !self.baggage.is_empty() {
+            cx = cx
+                .with_baggage(self.baggage.to_otel())
+                .with_value(CarriedBaggage {
+                    otel: self.baggage.to_otel(),
+                    ours: self.baggage,
+                });
+        }
+        for field in self.fields {
+            cx = field.attach(cx);
+        }
+        cx
+    }
+}
+
+/// The complete `tracestate` to send for the span in `cx`: what was received, unless the
+/// span's state was changed through opentelemetry since.
+pub fn trace_state_of(cx: &Context) -> Cow<'_, TraceState> {
+    let span = cx.span();
+    let sc = span.span_context();
+    if let Some(c) = cx.get::<CarriedTraceState>() {
+        if c.trace_id == sc.trace_id() && c.state.matches_otel(sc.trace_state()) {
+            return Cow::Borrowed(&c.state);
+        }
+    }
+    Cow::Owned(TraceState::from_otel(sc.trace_state()))
+}
+
+/// The complete baggage to send from `cx`: what was received, unless it was changed through
+/// opentelemetry's `BaggageExt` since.
+pub fn baggage_of(cx: &Context, limits: BaggageLimits) -> Cow<'_, Baggage> {
+    let otel = cx.baggage();
+    if let Some(c) = cx.get::<CarriedBaggage>() {
+        if crate::baggage::otel_eq(&c.otel, otel) {
+            return Cow::Borrowed(&c.ours);
+        }
+    }
+    if otel.is_empty() {
+        Cow::Owned(Baggage::new())
+    } else {
+        Cow::Owned(Baggage::from_otel(otel, limits))
+    }
+}
+
+struct Inner {
+    formats: Vec<Format>,
+    fields: Vec<Arc<dyn ErasedField>>,
+    limits: BaggageLimits,
+    header_names: Vec<String>,
+}
+
+/// A composite propagator: reads and writes every configured format.
+///
+/// Extraction takes the trace context from the first format that yields a valid one (W3C
+/// first by default) and merges the baggage of every format; injection writes every format.
+/// Cheap to clone (one `Arc`).
+///
+/// ```
+/// use http::HeaderMap;
+/// use opentelemetry::Context;
+/// use opentelemetry::baggage::BaggageExt;
+/// use opentelemetry::trace::TraceContextExt;
+/// use tracewire_propagation::Propagator;
+///
+/// let propagator = Propagator::new(); // W3C trace context + baggage
+///
+/// let mut incoming = HeaderMap::new();
+/// incoming.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// incoming.insert("baggage", "userId=alice".parse().unwrap());
+/// let cx = propagator.extract(&incoming).into_context(&Context::new());
+/// assert!(cx.span().span_context().is_sampled());
+/// assert_eq!(cx.baggage().get("userId").map(|v| v.as_str()), Some("alice"));
+///
+/// let mut outgoing = HeaderMap::new();
+/// propagator.inject_context(&cx, &mut outgoing);
+/// assert_eq!(outgoing["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// assert_eq!(outgoing["baggage"], "userId=alice");
+/// ```
+#[derive(Clone)]
+pub struct Propagator {
+    inner: Arc<Inner>,
+}
+
+impl Default for Propagator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Propagator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Propagator")
+            .field("formats", &self.inner.formats)
+            .field("fields", &self.inner.fields)
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+impl Propagator {
+    /// W3C Trace Context and W3C Baggage, the OpenTelemetry default.
+    pub fn new() -> Self {
+        Self::from_formats([Format::TraceContext, Format::Baggage])
+    }
+
+    /// Propagates nothing (`OTEL_PROPAGATORS=none`).
+    pub fn none() -> Self {
+        Self::from_formats([])
+    }
+
+    /// The given formats, in order.
+    ///
+    /// ```
+    /// use tracewire_propagation::{Format, Propagator};
+    ///
+    /// let propagator = Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]);
+    /// ```
+    pub fn from_formats<I: IntoIterator<Item = Format>>(formats: I) -> Self {
+        Self::build(formats.into_iter().collect(), Vec::new(), BaggageLimits::new())
+    }
+
+    fn build(
+        formats: Vec<Format>,
+        fields: Vec<Arc<dyn ErasedField>>,
+        limits: BaggageLimits,
+    ) -> Self {
+        let mut header_names: Vec<String> = formats
+            .iter()
+            .flat_map(Format::header_names)
+            .chain(fields.iter().flat_map(|f| f.header_names()))
+            .collect();
+        header_names.dedup();
+        Self {
+            inner: Arc::new(Inner {
+                formats,
+                fields,
+                limits,
+                header_names,
+            }),
+        }
+    }
+
+    fn rebuild(
+        &self,
+        formats: Vec<Format>,
+        fields: Vec<Arc<dyn ErasedField>>,
+        limits: BaggageLimits,
+    ) -> Self {
+        Self::build(formats, fields, limits)
+    }
+
+    /// Adds a format after the configured ones.
+    #[must_use]
+    pub fn with_format(self, format: Format) -> Self {
+        let mut formats = self.inner.formats.clone();
+        formats.push(format);
+        self.rebuild(formats, self.inner.fields.clone(), self.inner.limits)
+    }
+
+    /// Registers a custom context field (see [`fields`](crate::fields)).
+    #[must_use]
+    pub fn with_field<F: ContextField>(self, field: F) -> Self {
+        let mut fields = self.inner.fields.clone();
+        fields.push(Arc::new(field));
+        self.rebuild(self.inner.formats.clone(), fields, self.inner.limits)
+    }
+
+    /// Baggage limits (default: 64 members, 8192 bytes).
+    #[must_use]
+    pub fn with_baggage_limits(self, limits: BaggageLimits) -> Self {
+        self.rebuild(self.inner.formats.clone(), self.inner.fields.clone(), limits)
+    }
+
+    /// The configured formats.
+    pub fn formats(&self) -> &[Format] {
+        &self.inner.formats
+    }
+
+    /// The baggage limits.
+    pub fn baggage_limits(&self) -> BaggageLimits {
+        self.inner.limits
+    }
+
+    /// Builds a propagator from a comma-separated list of OpenTelemetry propagator names:
+    /// `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`. An empty list means the
+    /// default (`tracecontext,baggage`).
+    ///
+    /// ```
+    /// use tracewire_propagation::Propagator;
+    ///
+    /// assert_eq!(Propagator::from_names("tracecontext, b3multi").unwrap().formats().len(), 2);
+    /// let err = Propagator::from_names("tracecontext,zipkin").unwrap_err();
+    /// assert!(err.to_string().contains("unknown propagator \"zipkin\""));
+    /// ```
+    pub fn from_names(names: &str) -> Result<Self, PropagatorError> {
+        let names: Vec<&str> = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Ok(Self::new());
+        }
+        let mut formats = Vec::new();
+        let mut none = false;
+        let mut seen = Vec::new();
+        for name in &names {
+            let lower = name.to_ascii_lowercase();
+            if seen.contains(&lower) {
+                continue;
+            }
+            let format = match lower.as_str() {
+                "tracecontext" => Format::TraceContext,
+                "baggage" => Format::Baggage,
+                "b3" => Format::B3,
+                "b3multi" => Format::B3Multi,
+                "jaeger" => Format::Jaeger,
+                "none" => {
+                    none = true;
+                    seen.push(lower);
+                    continue;
+                }
+                "xray" | "ottrace" => {
+                    return Err(PropagatorError::Unsupported {
+                        name: (*name).to_owned(),
+                    });
+                }
+                _ => {
+                    return Err(PropagatorError::Unknown {
+                        name: (*name).to_owned(),
+                    });
+                }
+            };
+            seen.push(lower);
+            formats.push(format);
+        }
+        if none && !formats.is_empty() {
+            return Err(PropagatorError::NoneWithOthers);
+        }
+        Ok(Self::from_formats(formats))
+    }
+
+    /// Builds a propagator from the `OTEL_PROPAGATORS` environment variable; unset or empty
+    /// means the default. Unknown names are an error, never silently skipped.
+    pub fn from_env() -> Result<Self, PropagatorError> {
+        Self::from_names(&std::env::var("OTEL_PROPAGATORS").unwrap_or_default())
+    }
+
+    /// Reads every configured format from `carrier`.
+    pub fn extract<C: Carrier>(&self, carrier: &C) -> Extracted {
+        let mut out = Extracted::default();
+        let limits = self.inner.limits;
+        for format in &self.inner.formats {
+            match format {
+                Format::TraceContext => {
+                    if out.parent.is_none() {
+                        if let Ok(p) = extract_traceparent(carrier) {
+                            out.parent = Some(p);
+                            out.trace_state =
+                                TraceState::parse_fields(carrier.get_all_values(&TRACESTATE))
+                                    .unwrap_or_default();
+                        }
+                    }
+                }
+                Format::Baggage => {
+                    let values = carrier.get_all_values(&BAGGAGE);
+                    if out.baggage.is_empty() {
+                        out.baggage = Baggage::parse_fields(values, limits);
+                    } else {
+                        for m in Baggage::parse_fields(values, limits).iter() {
+                            out.baggage.push_within(m.clone(), limits);
+                        }
+                    }
+                }
+                Format::B3 | Format::B3Multi | Format::B3With(_) => {
+                    if out.parent.is_none() && !out.deny {
+                        match b3::extract(carrier) {
+                            Some(B3Context::Span { parent, debug }) => {
+                                out.parent = Some(parent);
+                                out.debug = debug;
+                            }
+                            Some(B3Context::Deny) => out.deny = true,
+                            None => {}
+                        }
+                    }
+                }
+                Format::Jaeger => {
+                    if out.parent.is_none() {
+                        if let Some((parent, debug)) = jaeger::extract(carrier) {
+                            out.parent = Some(parent);
+                            out.debug = debug;
+                        }
+                    }
+                    jaeger::extract_baggage(carrier, &mut out.baggage, limits);
+                }
+                Format::Custom(p) => {
+                    // Reached through opentelemetry's Context; merge what it found.
+                    let extractor = CarrierExtractor(carrier);
+                    let cx = p.extract_with_context(&Context::new(), &extractor);
+                    let span = cx.span();
+                    let sc = span.span_context();
+                    if out.parent.is_none() && sc.is_valid() {
+                        out.parent = TraceParent::from_span_context(sc);
+                        out.trace_state = TraceState::from_otel(sc.trace_state());
+                    }
+                    for m in Baggage::from_otel(cx.baggage(), limits).iter() {
+                        out.baggage.push_within(m.clone(), limits);
+                    }
+                }
+            }
+        }
+        if out.parent.is_some() {
+            out.deny = false;
+        }
+        if !self.inner.fields.is_empty() {
+            for field in &self.inner.fields {
+                if let Some(v) = field.extract(carrier, &out.baggage) {
+                    out.fields.push(v);
+                }
+            }
+        }
+        out
+    }
+
+    /// Extracts into a `Context` derived from `parent`.
+    pub fn extract_context<C: Carrier>(&self, carrier: &C, parent: &Context) -> Context {
+        self.extract(carrier).into_context(parent)
+    }
+
+    /// Writes every configured format for the span, baggage and fields in `cx`.
+    ///
+    /// Nothing is written for trace context when `cx` has no valid span context; the
+    /// `tracestate` and `baggage` headers are never written empty.
+    pub fn inject_context<C: CarrierMut>(&self, cx: &Context, carrier: &mut C) {
+        let span = cx.span();
+        let sc = span.span_context();
+        let parent = TraceParent::from_span_context(sc);
+        let debug = parent.is_some_and(|p| cx.get::<DebugMark>().is_some_and(|d| d.0 == p.trace_id()));
+        let deny = parent.is_none() && cx.get::<DenyMark>().is_some();
+        let limits = self.inner.limits;
+
+        let needs_baggage = !self.inner.fields.is_empty()
+            || self
+                .inner
+                .formats
+                .iter()
+                .any(|f| matches!(f, Format::Baggage | Format::Jaeger));
+        let mut bag = if needs_baggage {
+            baggage_of(cx, limits)
+        } else {
+            Cow::Owned(Baggage::new())
+        };
+        for field in &self.inner.fields {
+            field.inject(cx, carrier, bag.to_mut(), limits);
+        }
+
+        for format in &self.inner.formats {
+            match format {
+                Format::TraceContext => {
+                    if let Some(p) = &parent {
+                        carrier.set_value(&TRACEPARENT, p.to_header_value());
+                        let has_state = cx.get::<CarriedTraceState>().is_some()
+                            || sc.trace_state().into_iter().next().is_some();
+                        if has_state {
+                            if let Some(v) = trace_state_of(cx).to_header_value() {
+                                carrier.set_value(&TRACESTATE, v);
+                            }
+                        }
+                    }
+                }
+                Format::Baggage => {
+                    if let Some(v) = bag.to_header_value() {
+                        carrier.set_value(&BAGGAGE, v);
+                    }
+                }
+                Format::B3 => b3::inject(parent.as_ref(), debug, deny, B3Encoding::Single, carrier),
+                Format::B3Multi => {
+                    b3::inject(parent.as_ref(), debug, deny, B3Encoding::Multi, carrier);
+                }
+                Format::B3With(encoding) => {
+                    b3::inject(parent.as_ref(), debug, deny, *encoding, carrier);
+                }
+                Format::Jaeger => {
+                    if let Some(p) = &parent {
+                        jaeger::inject(p, debug, carrier);
+                    }
+                    jaeger::inject_baggage(&bag, carrier);
+                }
+                Format::Custom(p) => {
+                    let mut injector = CarrierInjector(carrier);
+                    p.inject_context(cx, &mut injector);
+                }
+            }
+        }
+    }
+}
+
+/// Reads the single `traceparent` of a carrier (two fields are invalid).
+///
+/// The hot path of the layers: no allocation.
+///
+/// ```
+/// use http::HeaderMap;
+/// use tracewire_propagation::extract_traceparent;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// assert!(extract_traceparent(&headers).unwrap().is_sampled());
+/// ```
+#[inline]
+pub fn extract_traceparent<C: Carrier + ?Sized>(carrier: &C) -> Result<TraceParent, TraceParentError> {
+    TraceParent::parse_fields(carrier.get_all_values(&TRACEPARENT))
+}
+
+/// A [`Carrier`] seen as an opentelemetry [`Extractor`], for custom formats.
+struct CarrierExtractor<'a, C: ?Sized>(&'a C);
+
+impl<C: Carrier + ?Sized> Extractor for CarrierExtractor<'_, C> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let name = HeaderName::from_bytes(key.as_bytes()).ok()?;
+        self.0.first_value(&name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.header_names()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let name = HeaderName::from_bytes(key.as_bytes()).ok()?;
+        let all: Vec<&str> = self
+            .0
+            .get_all_values(&name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .collect();
+        (!all.is_empty()).then_some(all)
+    }
+}
+
+/// A [`CarrierMut`] seen as an opentelemetry [`Injector`], for custom formats.
+struct CarrierInjector<'a, C: ?Sized>(&'a mut C);
+
+impl<C: CarrierMut + ?Sized> Injector for CarrierInjector<'_, C> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.set_value(&name, value);
+        }
+    }
+}
+
+impl TextMapPropagator for Propagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let mut carrier = crate::carrier::InjectorCarrier(injector);
+        Self::inject_context(self, cx, &mut carrier);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.extract(&ExtractorCarrier(extractor)).into_context(cx)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.inner.header_names)
+    }
+}
