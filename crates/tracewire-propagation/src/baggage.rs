@@ -91,14 +91,14 @@ impl Default for BaggageLimits {
     }
 }
 
-/// One baggage member.
+/// One baggage member, owned: what you build to add to a [`Baggage`].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Member {
-    key: String,
-    value: String,
-    properties: String,
     /// The encoded form, `key=value;props`, as sent.
     encoded: String,
+    key_end: usize,
+    value_end: usize,
+    value: String,
 }
 
 impl Member {
@@ -110,23 +110,23 @@ impl Member {
         if !is_token(key.as_bytes()) {
             return None;
         }
-        let properties = normalize_properties(properties.as_bytes())?;
         let mut encoded = String::with_capacity(key.len() + value.len() + properties.len() + 1);
         encoded.push_str(key);
         encoded.push('=');
         percent_encode_into(value, &mut encoded);
-        encoded.push_str(&properties);
+        let value_end = encoded.len();
+        push_properties(properties.as_bytes(), &mut encoded)?;
         Some(Self {
-            key: key.to_owned(),
+            key_end: key.len(),
+            value_end,
             value: value.to_owned(),
-            properties,
             encoded,
         })
     }
 
     /// The key.
     pub fn key(&self) -> &str {
-        &self.key
+        &self.encoded[..self.key_end]
     }
 
     /// The decoded value.
@@ -136,41 +136,12 @@ impl Member {
 
     /// The properties in wire form: `;k=v;flag`, or empty.
     pub fn properties(&self) -> &str {
-        &self.properties
+        &self.encoded[self.value_end..]
     }
 
     /// The member as sent: `key=percent-encoded-value;properties`.
     pub fn encoded(&self) -> &str {
         &self.encoded
-    }
-
-    /// Parses one trimmed list member.
-    fn parse(member: &[u8]) -> Option<Self> {
-        let (kv, props) = match member.iter().position(|&b| b == b';') {
-            Some(i) => (&member[..i], &member[i..]),
-            None => (member, &[][..]),
-        };
-        let eq = kv.iter().position(|&b| b == b'=')?;
-        let key = trim_ows(&kv[..eq]);
-        let raw_value = trim_ows(&kv[eq + 1..]);
-        if !is_token(key) || !raw_value.iter().all(|&b| is_baggage_octet(b)) {
-            return None;
-        }
-        let properties = normalize_properties(props)?;
-        let key = std::str::from_utf8(key).ok()?;
-        let raw = std::str::from_utf8(raw_value).ok()?;
-        let value = percent_decode(raw).into_owned();
-        let mut encoded = String::with_capacity(key.len() + raw.len() + properties.len() + 1);
-        encoded.push_str(key);
-        encoded.push('=');
-        encoded.push_str(raw);
-        encoded.push_str(&properties);
-        Some(Self {
-            key: key.to_owned(),
-            value,
-            properties,
-            encoded,
-        })
     }
 }
 
@@ -180,32 +151,119 @@ impl fmt::Debug for Member {
     }
 }
 
-/// RFC 9110 `tchar`.
+/// Where one member lies in [`Baggage`]'s wire string.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Span {
+    start: usize,
+    key_end: usize,
+    value_end: usize,
+    end: usize,
+    /// The decoded value, when it differs from the raw one (it had a `%`).
+    decoded: Option<Box<str>>,
+}
+
+/// A member of a [`Baggage`], borrowed.
+#[derive(Clone, Copy)]
+pub struct MemberRef<'a> {
+    header: &'a str,
+    span: &'a Span,
+}
+
+impl<'a> MemberRef<'a> {
+    /// The key.
+    pub fn key(&self) -> &'a str {
+        &self.header[self.span.start..self.span.key_end]
+    }
+
+    /// The decoded value.
+    pub fn value(&self) -> &'a str {
+        match &self.span.decoded {
+            Some(decoded) => decoded,
+            None => &self.header[self.span.key_end + 1..self.span.value_end],
+        }
+    }
+
+    /// The properties in wire form: `;k=v;flag`, or empty.
+    pub fn properties(&self) -> &'a str {
+        &self.header[self.span.value_end..self.span.end]
+    }
+
+    /// The member as sent.
+    pub fn encoded(&self) -> &'a str {
+        &self.header[self.span.start..self.span.end]
+    }
+
+    /// An owned copy.
+    pub fn to_member(&self) -> Member {
+        Member {
+            encoded: self.encoded().to_owned(),
+            key_end: self.span.key_end - self.span.start,
+            value_end: self.span.value_end - self.span.start,
+            value: self.value().to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for MemberRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.encoded())
+    }
+}
+
+const TCHAR: u8 = 1;
+const OCTET: u8 = 2;
+
+/// Character classes: RFC 9110 `tchar` and `baggage-octet`, one table lookup per byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'
+                    | b'_' | b'`' | b'|' | b'~'
+            )
+        {
+            class |= TCHAR;
+        }
+        // baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
+        if matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e) {
+            class |= OCTET;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+};
+
 #[inline]
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-                | b'`' | b'|' | b'~'
-        )
+fn all_in(bytes: &[u8], class: u8) -> bool {
+    bytes.iter().fold(class, |acc, &b| acc & CLASS[b as usize]) == class
 }
 
+#[inline]
 fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+    !s.is_empty() && all_in(s, TCHAR)
 }
 
-/// `baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`
 #[inline]
 fn is_baggage_octet(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+    CLASS[b as usize] & OCTET != 0
 }
 
-/// Validates `;`-separated properties and returns them without OWS: `;k=v;flag`.
-fn normalize_properties(props: &[u8]) -> Option<String> {
-    let mut out = String::new();
+#[inline]
+fn all_baggage_octets(s: &[u8]) -> bool {
+    all_in(s, OCTET)
+}
+
+/// Validates `;`-separated properties and appends them without OWS (`;k=v;flag`) to `out`.
+/// On malformed properties returns `None`; `out` may then hold a partial write.
+fn push_properties(props: &[u8], out: &mut String) -> Option<()> {
     if props.is_empty() {
-        return Some(out);
+        return Some(());
     }
     let rest = trim_ows(props).strip_prefix(b";")?;
     for prop in rest.split(|&b| b == b';') {
@@ -214,7 +272,7 @@ fn normalize_properties(props: &[u8]) -> Option<String> {
         match prop.iter().position(|&b| b == b'=') {
             Some(eq) => {
                 let (k, v) = (trim_ows(&prop[..eq]), trim_ows(&prop[eq + 1..]));
-                if !is_token(k) || !v.iter().all(|&b| is_baggage_octet(b)) {
+                if !is_token(k) || !all_baggage_octets(v) {
                     return None;
                 }
                 out.push_str(std::str::from_utf8(k).ok()?);
@@ -225,7 +283,7 @@ fn normalize_properties(props: &[u8]) -> Option<String> {
             None => return None,
         }
     }
-    Some(out)
+    Some(())
 }
 
 /// Percent-decodes to UTF-8; invalid UTF-8 becomes U+FFFD, and a `%` not followed by two hex
@@ -272,19 +330,21 @@ pub fn percent_encode_into(value: &str, out: &mut String) {
 }
 
 /// An ordered list of baggage members.
+///
+/// Held as its wire form (one string, members separated by `,`) and the position of each
+/// member in it: parsing allocates twice, plus once per value that needed percent-decoding.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Baggage {
-    members: Vec<Member>,
-    /// Encoded length, commas included.
-    bytes: usize,
+    header: String,
+    members: Vec<Span>,
 }
 
 impl Baggage {
     /// An empty list.
     pub const fn new() -> Self {
         Self {
+            header: String::new(),
             members: Vec::new(),
-            bytes: 0,
         }
     }
 
@@ -297,63 +357,138 @@ impl Baggage {
     {
         let mut bag = Self::new();
         'fields: for field in fields {
-            for member in field.as_ref().split(|&b| b == b',') {
+            let field = field.as_ref();
+            if bag.header.capacity() == 0 {
+                bag.header.reserve(field.len().min(limits.bytes));
+            }
+            for member in field.split(|&b| b == b',') {
                 if bag.members.len() == limits.members {
                     break 'fields;
                 }
                 let member = trim_ows(member);
-                if member.is_empty() {
-                    continue;
-                }
-                if let Some(member) = Member::parse(member) {
-                    bag.push_within(member, limits);
+                if !member.is_empty() {
+                    bag.push_raw(member, limits);
                 }
             }
         }
         bag
     }
 
+    /// Validates one trimmed wire member and appends it, normalised, if it fits.
+    fn push_raw(&mut self, member: &[u8], limits: BaggageLimits) {
+        let rollback = self.header.len();
+        if self.push_raw_inner(member, limits).is_none() {
+            self.header.truncate(rollback);
+        }
+    }
+
+    fn push_raw_inner(&mut self, member: &[u8], limits: BaggageLimits) -> Option<()> {
+        let (kv, props) = match member.iter().position(|&b| b == b';') {
+            Some(i) => (&member[..i], &member[i..]),
+            None => (member, &[][..]),
+        };
+        let eq = kv.iter().position(|&b| b == b'=')?;
+        let key = trim_ows(&kv[..eq]);
+        let raw_value = trim_ows(&kv[eq + 1..]);
+        if !is_token(key) || !all_baggage_octets(raw_value) {
+            return None;
+        }
+        // Tokens and baggage octets are ASCII.
+        let key = std::str::from_utf8(key).ok()?;
+        let raw_value = std::str::from_utf8(raw_value).ok()?;
+        if !self.members.is_empty() {
+            self.header.push(',');
+        }
+        let start = self.header.len();
+        self.header.push_str(key);
+        let key_end = self.header.len();
+        self.header.push('=');
+        self.header.push_str(raw_value);
+        let value_end = self.header.len();
+        push_properties(props, &mut self.header)?;
+        if self.header.len() > limits.bytes {
+            return None;
+        }
+        let decoded = match percent_decode(raw_value) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(s) => Some(s.into_boxed_str()),
+        };
+        self.members.push(Span {
+            start,
+            key_end,
+            value_end,
+            end: self.header.len(),
+            decoded,
+        });
+        Some(())
+    }
+
     /// Appends `member` if it fits in `limits`; returns whether it did.
     pub fn push_within(&mut self, member: Member, limits: BaggageLimits) -> bool {
-        let add = member.encoded.len() + usize::from(!self.members.is_empty());
-        if self.members.len() >= limits.members || self.bytes + add > limits.bytes {
+        let comma = usize::from(!self.members.is_empty());
+        if self.members.len() >= limits.members
+            || self.header.len() + comma + member.encoded.len() > limits.bytes
+        {
             return false;
         }
-        self.bytes += add;
-        self.members.push(member);
+        if comma == 1 {
+            self.header.push(',');
+        }
+        let start = self.header.len();
+        self.header.push_str(&member.encoded);
+        let raw_value = &member.encoded[member.key_end + 1..member.value_end];
+        self.members.push(Span {
+            start,
+            key_end: start + member.key_end,
+            value_end: start + member.value_end,
+            end: self.header.len(),
+            decoded: (raw_value != member.value).then(|| member.value.into_boxed_str()),
+        });
         true
     }
 
-    /// Sets `key` to `value` (replacing every member with that key) within `limits`.
+    /// Appends every member of `other` that fits in `limits`.
+    pub fn extend_within(&mut self, other: &Self, limits: BaggageLimits) {
+        for m in other.iter() {
+            self.push_within(m.to_member(), limits);
+        }
+    }
+
+    /// Sets a member (replacing every member with its key) within `limits`.
     pub fn insert(&mut self, member: Member, limits: BaggageLimits) -> bool {
-        self.remove(&member.key.clone());
+        self.remove(member.key());
         self.push_within(member, limits)
     }
 
     /// Removes every member with `key`; returns whether there was one.
     pub fn remove(&mut self, key: &str) -> bool {
-        let before = self.members.len();
-        self.members.retain(|m| m.key != key);
-        self.recount();
-        before != self.members.len()
-    }
-
-    fn recount(&mut self) {
-        self.bytes = self.members.iter().map(|m| m.encoded.len()).sum::<usize>()
-            + self.members.len().saturating_sub(1);
+        if !self.iter().any(|m| m.key() == key) {
+            return false;
+        }
+        let kept: Vec<Member> = self
+            .iter()
+            .filter(|m| m.key() != key)
+            .map(|m| m.to_member())
+            .collect();
+        *self = Self::new();
+        for m in kept {
+            // Everything fitted before; nothing grows.
+            self.push_within(m, BaggageLimits::new().max_members(usize::MAX).max_bytes(usize::MAX));
+        }
+        true
     }
 
     /// The value of the first member with `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|m| m.key == key)
-            .map(|m| m.value.as_str())
+        self.iter().find(|m| m.key() == key).map(|m| m.value())
     }
 
     /// Members in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Member> {
-        self.members.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = MemberRef<'_>> + '_ {
+        self.members.iter().map(|span| MemberRef {
+            header: &self.header,
+            span,
+        })
     }
 
     /// Number of members.
@@ -368,19 +503,12 @@ impl Baggage {
 
     /// Encoded size in bytes, commas included.
     pub fn encoded_len(&self) -> usize {
-        self.bytes
+        self.header.len()
     }
 
     /// The header form.
-    pub fn header(&self) -> String {
-        let mut out = String::with_capacity(self.bytes);
-        for (i, m) in self.members.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&m.encoded);
-        }
-        out
+    pub fn header(&self) -> &str {
+        &self.header
     }
 
     /// The header value to send, or `None` when there is nothing to send.
@@ -388,7 +516,7 @@ impl Baggage {
         if self.is_empty() {
             None
         } else {
-            HeaderValue::from_str(&self.header()).ok()
+            HeaderValue::from_str(&self.header).ok()
         }
     }
 
@@ -396,11 +524,11 @@ impl Baggage {
     /// key: the last one wins, as when inserting in order).
     pub fn to_otel(&self) -> opentelemetry::baggage::Baggage {
         let mut otel = opentelemetry::baggage::Baggage::new();
-        for m in &self.members {
-            let metadata = m.properties.strip_prefix(';').unwrap_or("");
+        for m in self.iter() {
+            let metadata = m.properties().strip_prefix(';').unwrap_or("");
             otel.insert_with_metadata(
-                m.key.clone(),
-                m.value.clone(),
+                m.key().to_owned(),
+                m.value().to_owned(),
                 BaggageMetadata::from(metadata),
             );
         }
@@ -410,7 +538,7 @@ impl Baggage {
     /// Whether `otel` holds what [`to_otel`](Self::to_otel) would give: it was not changed
     /// since it was made from this list.
     pub fn matches_otel(&self, otel: &opentelemetry::baggage::Baggage) -> bool {
-        otel_eq(&self.to_otel(), otel)
+        otel_fingerprint(&self.to_otel()) == otel_fingerprint(otel)
     }
 
     /// Builds an ordered list from opentelemetry's `Baggage`, sorted by key (its own order is
@@ -433,27 +561,33 @@ impl Baggage {
     }
 }
 
-/// Whether two opentelemetry baggages hold the same entries (it implements no `PartialEq`).
-pub(crate) fn otel_eq(a: &opentelemetry::baggage::Baggage, b: &opentelemetry::baggage::Baggage) -> bool {
-    a.len() == b.len()
-        && a.iter().all(|(key, (value, metadata))| {
-            b.get_with_metadata(key.as_str())
-                .is_some_and(|(v, m)| v == value && m == metadata)
-        })
+/// An order-independent 64-bit fingerprint of opentelemetry's `Baggage` (which implements
+/// neither `Clone` nor `PartialEq`): tells whether a baggage was changed since it was built.
+pub(crate) fn otel_fingerprint(otel: &opentelemetry::baggage::Baggage) -> (usize, u64) {
+    let sum = otel.iter().fold(0u64, |acc, (key, (value, metadata))| {
+        let h = mix(mix(mix(0, key.as_str()), value.as_str()), metadata.as_str());
+        acc.wrapping_add(h)
+    });
+    (otel.len(), sum)
+}
+
+/// A fast 64-bit hash step (multiply-rotate over 8-byte words), length-delimited.
+fn mix(mut h: u64, s: &str) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let step = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let (words, rest) = s.as_bytes().as_chunks::<8>();
+    for w in words {
+        h = step(h, u64::from_le_bytes(*w));
+    }
+    let mut tail = [0u8; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    h = step(h, u64::from_le_bytes(tail));
+    step(h, s.len() as u64)
 }
 
 impl fmt::Debug for Baggage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.members).finish()
-    }
-}
-
-impl<'a> IntoIterator for &'a Baggage {
-    type Item = &'a Member;
-    type IntoIter = std::slice::Iter<'a, Member>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.members.iter()
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -495,6 +629,9 @@ mod tests {
         assert!(bag.matches_otel(&otel));
         let back = Baggage::from_otel(&otel, BaggageLimits::default());
         assert_eq!(back.header(), "a=1;p=2,b=x%20y");
+        let mut other = opentelemetry::baggage::Baggage::new();
+        other.insert("b", "x y");
+        assert!(!bag.matches_otel(&other));
     }
 
     #[test]

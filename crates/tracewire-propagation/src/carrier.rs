@@ -65,10 +65,34 @@ impl fmt::Debug for Values<'_> {
     }
 }
 
+/// What [`Carrier::probe`] found for one name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probe<'a> {
+    /// The first value, if the name is present.
+    pub first: Option<&'a [u8]>,
+    /// Whether the name has more than one value.
+    pub repeated: bool,
+}
+
+/// Maps at or below this many values are scanned once instead of looked up once per name:
+/// measured faster for up to about a dozen headers, slower beyond.
+const SCAN_LIMIT: usize = 12;
+
 /// A carrier that fields are read from.
 pub trait Carrier {
     /// Every value of `name` (a lowercase header name), in order.
     fn get_all_values(&self, name: &HeaderName) -> Values<'_>;
+
+    /// For each of `names`, the first value and whether there are more, written to `out`
+    /// (same length as `names`). The default looks each name up; carriers that can answer in
+    /// one pass override it.
+    fn probe<'a>(&'a self, names: &[HeaderName], out: &mut [Probe<'a>]) {
+        for (name, slot) in names.iter().zip(out.iter_mut()) {
+            let mut values = self.get_all_values(name);
+            slot.first = values.next();
+            slot.repeated = values.next().is_some();
+        }
+    }
 
     /// Every distinct header name present, lowercase; used for prefixed fields such as
     /// Jaeger's `uberctx-*`.
@@ -92,6 +116,31 @@ impl Carrier for HeaderMap {
         Values(ValuesInner::Header(self.get_all(name).iter()))
     }
 
+    #[inline]
+    fn probe<'a>(&'a self, names: &[HeaderName], out: &mut [Probe<'a>]) {
+        if self.len() > SCAN_LIMIT {
+            for (name, slot) in names.iter().zip(out.iter_mut()) {
+                let mut values = self.get_all(name).iter();
+                slot.first = values.next().map(HeaderValue::as_bytes);
+                slot.repeated = values.next().is_some();
+            }
+            return;
+        }
+        for (name, value) in self {
+            let name = name.as_str();
+            for (wanted, slot) in names.iter().zip(out.iter_mut()) {
+                let wanted = wanted.as_str();
+                if name.len() == wanted.len() && name == wanted {
+                    if slot.first.is_none() {
+                        slot.first = Some(value.as_bytes());
+                    } else {
+                        slot.repeated = true;
+                    }
+                }
+            }
+        }
+    }
+
     fn header_names(&self) -> Vec<&str> {
         self.keys().map(HeaderName::as_str).collect()
     }
@@ -107,6 +156,10 @@ impl CarrierMut for HeaderMap {
 impl<C: Carrier + ?Sized> Carrier for &C {
     fn get_all_values(&self, name: &HeaderName) -> Values<'_> {
         (**self).get_all_values(name)
+    }
+
+    fn probe<'a>(&'a self, names: &[HeaderName], out: &mut [Probe<'a>]) {
+        (**self).probe(names, out);
     }
 
     fn header_names(&self) -> Vec<&str> {
@@ -125,6 +178,11 @@ impl Carrier for tonic::metadata::MetadataMap {
     #[inline]
     fn get_all_values(&self, name: &HeaderName) -> Values<'_> {
         self.as_ref().get_all_values(name)
+    }
+
+    #[inline]
+    fn probe<'a>(&'a self, names: &[HeaderName], out: &mut [Probe<'a>]) {
+        self.as_ref().probe(names, out);
     }
 
     fn header_names(&self) -> Vec<&str> {
@@ -247,6 +305,43 @@ mod tests {
         inj.set("ok", "good".into());
         assert_eq!(headers.len(), 1);
         assert_eq!(headers["ok"], "good");
+    }
+
+    fn probe_both_ways(headers: &HeaderMap) -> [Probe<'_>; 3] {
+        let names = [
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("tracestate"),
+            HeaderName::from_static("baggage"),
+        ];
+        let mut fast = [Probe::default(); 3];
+        headers.probe(&names, &mut fast);
+        // The trait's default, through the lookup path.
+        let extractor = HeaderExtractor(headers);
+        let carrier = ExtractorCarrier(&extractor);
+        let mut slow = [Probe::default(); 3];
+        carrier.probe(&names, &mut slow);
+        assert_eq!(fast, slow);
+        fast
+    }
+
+    #[test]
+    fn probe_scans_small_maps_and_looks_up_in_large_ones() {
+        for filler in [0, 5, SCAN_LIMIT, 40] {
+            let mut headers = HeaderMap::new();
+            for i in 0..filler {
+                headers.insert(
+                    HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                    HeaderValue::from_static("v"),
+                );
+            }
+            headers.append("tracestate", HeaderValue::from_static("a=1"));
+            headers.append("traceparent", HeaderValue::from_static("tp"));
+            headers.append("tracestate", HeaderValue::from_static("b=2"));
+            let [tp, ts, bag] = probe_both_ways(&headers);
+            assert_eq!(tp, Probe { first: Some(b"tp"), repeated: false });
+            assert_eq!(ts, Probe { first: Some(b"a=1"), repeated: true });
+            assert_eq!(bag, Probe::default());
+        }
     }
 
     #[test]

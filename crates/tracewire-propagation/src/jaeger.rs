@@ -105,7 +105,7 @@ pub(crate) fn inject<C: CarrierMut + ?Sized>(parent: &TraceParent, debug: bool, 
 
 /// Writes one `uberctx-{key}` header per baggage member.
 pub(crate) fn inject_baggage<C: CarrierMut + ?Sized>(bag: &Baggage, carrier: &mut C) {
-    for member in bag {
+    for member in bag.iter() {
         let name = format!("{BAGGAGE_PREFIX}{}", member.key().to_ascii_lowercase());
         let mut value = String::new();
         percent_encode_into(member.value(), &mut value);

@@ -12,7 +12,7 @@ use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
 
 use crate::b3::{self, B3Context, B3Encoding};
 use crate::baggage::{Baggage, BaggageLimits};
-use crate::carrier::{Carrier, CarrierMut, ExtractorCarrier};
+use crate::carrier::{Carrier, CarrierMut, ExtractorCarrier, Probe};
 use crate::fields::{ContextField, ErasedField, FieldValue};
 use crate::jaeger;
 use crate::traceparent::{TraceParent, TraceParentError};
@@ -133,27 +133,21 @@ pub struct Extracted {
     fields: Vec<Box<dyn FieldValue>>,
 }
 
-/// The complete `tracestate` when opentelemetry's `TraceState` could not hold all of it.
-#[derive(Debug)]
-struct CarriedTraceState {
-    trace_id: TraceId,
-    state: TraceState,
+/// What the propagators carry in a `Context` beside opentelemetry's own values, in one entry
+/// (each `Context::with_value` copies the context's map).
+#[derive(Debug, Default)]
+struct Carried {
+    /// The complete `tracestate` when opentelemetry's `TraceState` could not hold all of it,
+    /// with the trace it belongs to.
+    trace_state: Option<(TraceId, TraceState)>,
+    /// The complete, ordered baggage, and a fingerprint of the opentelemetry projection stored
+    /// with it (to tell whether that one was changed since).
+    baggage: Option<(Baggage, (usize, u64))>,
+    /// B3/Jaeger debug flag, for this trace.
+    debug: Option<TraceId>,
+    /// B3 deny-only: the caller said "do not sample" without sending ids.
+    deny: bool,
 }
-
-/// The complete, ordered baggage, and the opentelemetry projection it was stored with.
-#[derive(Debug)]
-struct CarriedBaggage {
-    ours: Baggage,
-    otel: opentelemetry::baggage::Baggage,
-}
-
-/// B3/Jaeger debug flag for a trace.
-#[derive(Debug)]
-struct DebugMark(TraceId);
-
-/// B3 deny-only: the caller said "do not sample" without sending ids.
-#[derive(Debug)]
-struct DenyMark;
 
 impl Extracted {
     /// The incoming parent, if a format yielded a valid one.
@@ -163,6 +157,7 @@ impl Extracted {
 
     /// The incoming parent as a remote span context (invalid when there is none). Builds
     /// opentelemetry's `TraceState` from the incoming one.
+    #[inline]
     pub fn span_context(&self) -> SpanContext {
         match &self.parent {
             Some(p) => p.to_span_context(self.trace_state.to_otel()),
@@ -208,27 +203,29 @@ impl Extracted {
     /// `cx.get::<T>()`).
     pub fn into_context(self, parent: &Context) -> Context {
         let mut cx = parent.clone();
+        let mut carried = Carried::default();
         if let Some(p) = &self.parent {
             cx = cx.with_remote_span_context(p.to_span_context(self.trace_state.to_otel()));
             if !self.trace_state.fits_otel() {
-                cx = cx.with_value(CarriedTraceState {
-                    trace_id: p.trace_id(),
-                    state: self.trace_state,
-                });
+                carried.trace_state = Some((p.trace_id(), self.trace_state));
             }
             if self.debug {
-                cx = cx.with_value(DebugMark(p.trace_id()));
+                carried.debug = Some(p.trace_id());
             }
-        } else if self.deny {
-            cx = cx.with_value(DenyMark);
+        } else {
+            carried.deny = self.deny;
         }
         if !self.baggage.is_empty() {
-            cx = cx
-                .with_baggage(self.baggage.to_otel())
-                .with_value(CarriedBaggage {
-                    otel: self.baggage.to_otel(),
-                    ours: self.baggage,
-                });
+            let otel = self.baggage.to_otel();
+            carried.baggage = Some((self.baggage, crate::baggage::otel_fingerprint(&otel)));
+            cx = cx.with_baggage(otel);
+        }
+        if carried.trace_state.is_some()
+            || carried.baggage.is_some()
+            || carried.debug.is_some()
+            || carried.deny
+        {
+            cx = cx.with_value(carried);
         }
         for field in self.fields {
             cx = field.attach(cx);
@@ -240,11 +237,13 @@ impl Extracted {
 /// The complete `tracestate` to send for the span in `cx`: what was received, unless the
 /// span's state was changed through opentelemetry since.
 pub fn trace_state_of(cx: &Context) -> Cow<'_, TraceState> {
-    let span = cx.span();
-    let sc = span.span_context();
-    if let Some(c) = cx.get::<CarriedTraceState>() {
-        if c.trace_id == sc.trace_id() && c.state.matches_otel(sc.trace_state()) {
-            return Cow::Borrowed(&c.state);
+    trace_state_with(cx.span().span_context(), cx.get::<Carried>())
+}
+
+fn trace_state_with<'a>(sc: &SpanContext, carried: Option<&'a Carried>) -> Cow<'a, TraceState> {
+    if let Some((trace_id, state)) = carried.and_then(|c| c.trace_state.as_ref()) {
+        if *trace_id == sc.trace_id() && state.matches_otel(sc.trace_state()) {
+            return Cow::Borrowed(state);
         }
     }
     Cow::Owned(TraceState::from_otel(sc.trace_state()))
@@ -253,10 +252,18 @@ pub fn trace_state_of(cx: &Context) -> Cow<'_, TraceState> {
 /// The complete baggage to send from `cx`: what was received, unless it was changed through
 /// opentelemetry's `BaggageExt` since.
 pub fn baggage_of(cx: &Context, limits: BaggageLimits) -> Cow<'_, Baggage> {
+    baggage_with(cx, cx.get::<Carried>(), limits)
+}
+
+fn baggage_with<'a>(
+    cx: &Context,
+    carried: Option<&'a Carried>,
+    limits: BaggageLimits,
+) -> Cow<'a, Baggage> {
     let otel = cx.baggage();
-    if let Some(c) = cx.get::<CarriedBaggage>() {
-        if crate::baggage::otel_eq(&c.otel, otel) {
-            return Cow::Borrowed(&c.ours);
+    if let Some((ours, fingerprint)) = carried.and_then(|c| c.baggage.as_ref()) {
+        if *fingerprint == crate::baggage::otel_fingerprint(otel) {
+            return Cow::Borrowed(ours);
         }
     }
     if otel.is_empty() {
@@ -268,6 +275,12 @@ pub fn baggage_of(cx: &Context, limits: BaggageLimits) -> Cow<'_, Baggage> {
 
 struct Inner {
     formats: Vec<Format>,
+    /// Whether a W3C format is configured (its headers are probed together).
+    w3c: bool,
+    /// Whether inject needs the baggage (a baggage-carrying format, or custom fields).
+    needs_baggage: bool,
+    /// Whether inject needs the debug and deny marks (B3, Jaeger).
+    needs_marks: bool,
     fields: Vec<Arc<dyn ErasedField>>,
     limits: BaggageLimits,
     header_names: Vec<String>,
@@ -356,6 +369,16 @@ impl Propagator {
         header_names.dedup();
         Self {
             inner: Arc::new(Inner {
+                w3c: formats
+                    .iter()
+                    .any(|f| matches!(f, Format::TraceContext | Format::Baggage)),
+                needs_baggage: !fields.is_empty()
+                    || formats
+                        .iter()
+                        .any(|f| matches!(f, Format::Baggage | Format::Jaeger)),
+                needs_marks: formats.iter().any(|f| {
+                    matches!(f, Format::B3 | Format::B3Multi | Format::B3With(_) | Format::Jaeger)
+                }),
                 formats,
                 fields,
                 limits,
@@ -471,29 +494,49 @@ impl Propagator {
     }
 
     /// Reads every configured format from `carrier`.
+    #[inline]
     pub fn extract<C: Carrier>(&self, carrier: &C) -> Extracted {
         let mut out = Extracted::default();
         let limits = self.inner.limits;
+        // The W3C names in one pass over the carrier.
+        let mut w3c = [Probe::default(); 3];
+        if self.inner.w3c {
+            carrier.probe(&W3C_NAMES, &mut w3c);
+        }
+        let [traceparent, tracestate, baggage] = w3c;
         for format in &self.inner.formats {
             match format {
                 Format::TraceContext => {
                     if out.parent.is_none() {
-                        if let Ok(p) = extract_traceparent(carrier) {
+                        if let Ok(p) = traceparent_of(traceparent) {
                             out.parent = Some(p);
-                            out.trace_state =
-                                TraceState::parse_fields(carrier.get_all_values(&TRACESTATE))
-                                    .unwrap_or_default();
+                            out.trace_state = match tracestate {
+                                Probe { first: None, .. } => Ok(TraceState::new()),
+                                Probe { first: Some(one), repeated: false } => {
+                                    TraceState::parse_fields([one])
+                                }
+                                Probe { repeated: true, .. } => {
+                                    TraceState::parse_fields(carrier.get_all_values(&TRACESTATE))
+                                }
+                            }
+                            .unwrap_or_default();
                         }
                     }
                 }
                 Format::Baggage => {
-                    let values = carrier.get_all_values(&BAGGAGE);
-                    if out.baggage.is_empty() {
-                        out.baggage = Baggage::parse_fields(values, limits);
-                    } else {
-                        for m in Baggage::parse_fields(values, limits).iter() {
-                            out.baggage.push_within(m.clone(), limits);
+                    let parsed = match baggage {
+                        Probe { first: None, .. } => Baggage::new(),
+                        Probe { first: Some(one), repeated: false } => {
+                            Baggage::parse_fields([one], limits)
                         }
+                        Probe { repeated: true, .. } => {
+                            Baggage::parse_fields(carrier.get_all_values(&BAGGAGE), limits)
+                        }
+                    };
+                    if out.baggage.is_empty() {
+                        out.baggage = parsed;
+                    } else {
+                        out.baggage.extend_within(&parsed, limits);
                     }
                 }
                 Format::B3 | Format::B3Multi | Format::B3With(_) => {
@@ -527,9 +570,8 @@ impl Propagator {
                         out.parent = TraceParent::from_span_context(sc);
                         out.trace_state = TraceState::from_otel(sc.trace_state());
                     }
-                    for m in Baggage::from_otel(cx.baggage(), limits).iter() {
-                        out.baggage.push_within(m.clone(), limits);
-                    }
+                    out.baggage
+                        .extend_within(&Baggage::from_otel(cx.baggage(), limits), limits);
                 }
             }
         }
@@ -559,18 +601,17 @@ impl Propagator {
         let span = cx.span();
         let sc = span.span_context();
         let parent = TraceParent::from_span_context(sc);
-        let debug = parent.is_some_and(|p| cx.get::<DebugMark>().is_some_and(|d| d.0 == p.trace_id()));
-        let deny = parent.is_none() && cx.get::<DenyMark>().is_some();
+        let carried = cx.get::<Carried>();
+        let (debug, deny) = match carried {
+            Some(c) if self.inner.needs_marks => (
+                parent.is_some_and(|p| c.debug == Some(p.trace_id())),
+                parent.is_none() && c.deny,
+            ),
+            _ => (false, false),
+        };
         let limits = self.inner.limits;
-
-        let needs_baggage = !self.inner.fields.is_empty()
-            || self
-                .inner
-                .formats
-                .iter()
-                .any(|f| matches!(f, Format::Baggage | Format::Jaeger));
-        let mut bag = if needs_baggage {
-            baggage_of(cx, limits)
+        let mut bag = if self.inner.needs_baggage {
+            baggage_with(cx, carried, limits)
         } else {
             Cow::Owned(Baggage::new())
         };
@@ -583,10 +624,10 @@ impl Propagator {
                 Format::TraceContext => {
                     if let Some(p) = &parent {
                         carrier.set_value(&TRACEPARENT, p.to_header_value());
-                        let has_state = cx.get::<CarriedTraceState>().is_some()
-                            || sc.trace_state().into_iter().next().is_some();
+                        let has_state = sc.trace_state().into_iter().next().is_some()
+                            || carried.is_some_and(|c| c.trace_state.is_some());
                         if has_state {
-                            if let Some(v) = trace_state_of(cx).to_header_value() {
+                            if let Some(v) = trace_state_with(sc, carried).to_header_value() {
                                 carrier.set_value(&TRACESTATE, v);
                             }
                         }
@@ -633,7 +674,20 @@ impl Propagator {
 /// ```
 #[inline]
 pub fn extract_traceparent<C: Carrier + ?Sized>(carrier: &C) -> Result<TraceParent, TraceParentError> {
-    TraceParent::parse_fields(carrier.get_all_values(&TRACEPARENT))
+    let mut probe = [Probe::default()];
+    carrier.probe(std::slice::from_ref(&TRACEPARENT), &mut probe);
+    traceparent_of(probe[0])
+}
+
+const W3C_NAMES: [HeaderName; 3] = [TRACEPARENT, TRACESTATE, BAGGAGE];
+
+#[inline]
+fn traceparent_of(probe: Probe<'_>) -> Result<TraceParent, TraceParentError> {
+    match probe {
+        Probe { first: None, .. } => Err(TraceParentError::Missing),
+        Probe { repeated: true, .. } => Err(TraceParentError::Duplicate),
+        Probe { first: Some(value), .. } => TraceParent::parse(value),
+    }
 }
 
 /// A [`Carrier`] seen as an opentelemetry [`Extractor`], for custom formats.

@@ -163,10 +163,10 @@ impl TraceParent {
         if v[35] != b'-' || v[52] != b'-' {
             return Err(TraceParentError::Delimiter);
         }
-        let trace_id = hex::decode::<16>(&v[3..35])
+        let trace_id = hex::decode_lower_swar::<16>(&v[3..35])
             .filter(|b| *b != [0; 16])
             .ok_or(TraceParentError::TraceId)?;
-        let span_id = hex::decode::<8>(&v[36..52])
+        let span_id = hex::decode_lower_swar::<8>(&v[36..52])
             .filter(|b| *b != [0; 8])
             .ok_or(TraceParentError::ParentId)?;
         let flags = hex::decode::<1>(&v[53..55]).ok_or(TraceParentError::Flags)?[0];

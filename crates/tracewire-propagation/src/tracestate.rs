@@ -80,37 +80,61 @@ impl fmt::Display for TraceStateError {
 
 impl std::error::Error for TraceStateError {}
 
-/// `lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`
+const KEY_FIRST: u8 = 1;
+const KEY_CHAR: u8 = 2;
+const NBLK: u8 = 4;
+const CHR: u8 = 8;
+
+/// Character classes of the tracestate grammar, one table lookup per byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            class |= KEY_FIRST | KEY_CHAR;
+        }
+        if matches!(c, b'_' | b'-' | b'*' | b'/' | b'@') {
+            class |= KEY_CHAR;
+        }
+        // nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
+        if matches!(c, 0x21..=0x2b | 0x2d..=0x3c | 0x3e..=0x7e) {
+            class |= NBLK | CHR;
+        }
+        if c == b' ' {
+            class |= CHR;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+};
+
 #[inline]
-fn is_keychar(b: u8) -> bool {
-    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@')
+fn all_in(bytes: &[u8], class: u8) -> bool {
+    bytes.iter().fold(class, |acc, &b| acc & CLASS[b as usize]) == class
 }
 
-/// Level 2 key: `(lcalpha / DIGIT) 0*255(keychar)`.
+/// Level 2 key: `(lcalpha / DIGIT) 0*255(keychar)`,
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
 pub fn is_valid_key(key: &[u8]) -> bool {
     match key {
         [first, rest @ ..] => {
             key.len() <= MAX_KEY_LEN
-                && matches!(first, b'a'..=b'z' | b'0'..=b'9')
-                && rest.iter().all(|&b| is_keychar(b))
+                && CLASS[*first as usize] & KEY_FIRST != 0
+                && all_in(rest, KEY_CHAR)
         }
         [] => false,
     }
 }
 
-/// `nblk-chr = %x21-2B / %x2D-3C / %x3E-7E`
-#[inline]
-fn is_nblk(b: u8) -> bool {
-    matches!(b, 0x21..=0x2b | 0x2d..=0x3c | 0x3e..=0x7e)
-}
-
-/// Value: `0*255(chr) nblk-chr`, `chr = %x20 / nblk-chr`.
+/// Value: `0*255(chr) nblk-chr`, `chr = %x20 / nblk-chr`,
+/// `nblk-chr = %x21-2B / %x2D-3C / %x3E-7E`.
 pub fn is_valid_value(value: &[u8]) -> bool {
     match value {
         [rest @ .., last] => {
-            value.len() <= MAX_VALUE_LEN
-                && is_nblk(*last)
-                && rest.iter().all(|&b| b == b' ' || is_nblk(b))
+            value.len() <= MAX_VALUE_LEN && CLASS[*last as usize] & NBLK != 0 && all_in(rest, CHR)
         }
         [] => false,
     }
@@ -170,7 +194,13 @@ impl TraceState {
         I: IntoIterator<Item = &'a B>,
         B: AsRef<[u8]> + ?Sized + 'a,
     {
-        let mut header = Vec::new();
+        let mut fields = fields.into_iter().peekable();
+        let Some(first) = fields.peek() else {
+            return Ok(Self::new());
+        };
+        let mut header = Vec::with_capacity(first.as_ref().len());
+        // Where each kept key lies in `header`, to drop repeated keys.
+        let mut keys = [(0usize, 0usize); MAX_MEMBERS];
         let mut len = 0;
         for field in fields {
             for member in field.as_ref().split(|&b| b == b',') {
@@ -182,12 +212,16 @@ impl TraceState {
                 if len == MAX_MEMBERS {
                     return Err(TraceStateError::TooManyMembers);
                 }
-                if Self::find_in(&header, key).is_some() {
+                let repeated = keys[..len]
+                    .iter()
+                    .any(|&(start, n)| n == key.len() && &header[start..start + n] == key);
+                if repeated {
                     continue;
                 }
                 if !header.is_empty() {
                     header.push(b',');
                 }
+                keys[len] = (header.len(), key.len());
                 header.extend_from_slice(member);
                 len += 1;
             }
