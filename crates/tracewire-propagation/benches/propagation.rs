@@ -23,7 +23,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TS: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,vendor@tenant=opaque-value-123";
-const BAGGAGE: &str = "userId=alice,serverNode=DF%2028,isProduction=false,tenant=acme;region=eu,requestClass=gold";
+const BAGGAGE: &str =
+    "userId=alice,serverNode=DF%2028,isProduction=false,tenant=acme;region=eu,requestClass=gold";
 
 fn headers(with_state: bool, with_baggage: bool) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -101,9 +102,12 @@ fn allocation_report(v: &Variants) {
     count_allocs("extract traceparent: sdk -> SpanContext", || {
         black_box(sdk_span_context(v, black_box(&tp)));
     });
-    count_allocs("extract traceparent+tracestate: ours -> SpanContext", || {
-        black_box(ours_span_context(v, black_box(&ts)));
-    });
+    count_allocs(
+        "extract traceparent+tracestate: ours -> SpanContext",
+        || {
+            black_box(ours_span_context(v, black_box(&ts)));
+        },
+    );
     count_allocs("extract traceparent+tracestate: ours -> Extracted", || {
         black_box(v.tc_only.extract(black_box(&ts)));
     });
@@ -114,10 +118,16 @@ fn allocation_report(v: &Variants) {
         black_box(v.baggage_only.extract(black_box(&bag)));
     });
     count_allocs("extract baggage (5): ours -> Context", || {
-        black_box(v.baggage_only.extract_context(black_box(&bag), &Context::new()));
+        black_box(
+            v.baggage_only
+                .extract_context(black_box(&bag), &Context::new()),
+        );
     });
     count_allocs("extract baggage (5): sdk -> Context", || {
-        black_box(v.sdk_bag.extract_with_context(&Context::new(), &HeaderExtractor(black_box(&bag))));
+        black_box(
+            v.sdk_bag
+                .extract_with_context(&Context::new(), &HeaderExtractor(black_box(&bag))),
+        );
     });
     for (label, cx, ours, sdk) in [
         ("inject traceparent", &cx_tp, &v.tc_only, 0),
@@ -132,16 +142,21 @@ fn allocation_report(v: &Variants) {
         count_allocs(&format!("{label}: sdk (into an allocated map)"), || {
             let mut out = HeaderMap::with_capacity(4);
             if sdk == 0 {
-                v.sdk_tc.inject_context(black_box(cx), &mut HeaderInjector(&mut out));
+                v.sdk_tc
+                    .inject_context(black_box(cx), &mut HeaderInjector(&mut out));
             } else {
-                v.sdk_bag.inject_context(black_box(cx), &mut HeaderInjector(&mut out));
+                v.sdk_bag
+                    .inject_context(black_box(cx), &mut HeaderInjector(&mut out));
             }
             black_box(out);
         });
     }
-    count_allocs("one empty HeaderMap::with_capacity(4), for reference", || {
-        black_box(HeaderMap::<http::HeaderValue>::with_capacity(4));
-    });
+    count_allocs(
+        "one empty HeaderMap::with_capacity(4), for reference",
+        || {
+            black_box(HeaderMap::<http::HeaderValue>::with_capacity(4));
+        },
+    );
     println!();
 }
 
@@ -151,38 +166,64 @@ fn bench(c: &mut Criterion) {
 
     let tp = headers(false, false);
     let mut g = c.benchmark_group("extract traceparent");
-    g.bench_function("ours raw TraceParent", |b| b.iter(|| extract_traceparent(black_box(&tp)).ok()));
-    g.bench_function("ours SpanContext", |b| b.iter(|| ours_span_context(&v, black_box(&tp))));
+    g.bench_function("ours raw TraceParent", |b| {
+        b.iter(|| extract_traceparent(black_box(&tp)).ok())
+    });
+    g.bench_function("ours SpanContext", |b| {
+        b.iter(|| ours_span_context(&v, black_box(&tp)))
+    });
     g.bench_function("ours Context", |b| {
         b.iter(|| v.tc_only.extract_context(black_box(&tp), &Context::new()))
     });
-    g.bench_function("sdk SpanContext", |b| b.iter(|| sdk_span_context(&v, black_box(&tp))));
+    g.bench_function("sdk SpanContext", |b| {
+        b.iter(|| sdk_span_context(&v, black_box(&tp)))
+    });
     g.bench_function("sdk Context", |b| {
-        b.iter(|| v.sdk_tc.extract_with_context(&Context::new(), &HeaderExtractor(black_box(&tp))))
+        b.iter(|| {
+            v.sdk_tc
+                .extract_with_context(&Context::new(), &HeaderExtractor(black_box(&tp)))
+        })
     });
     g.finish();
 
     let ts = headers(true, false);
     let mut g = c.benchmark_group("extract traceparent+tracestate");
-    g.bench_function("ours Extracted", |b| b.iter(|| v.tc_only.extract(black_box(&ts))));
-    g.bench_function("ours SpanContext", |b| b.iter(|| ours_span_context(&v, black_box(&ts))));
+    g.bench_function("ours Extracted", |b| {
+        b.iter(|| v.tc_only.extract(black_box(&ts)))
+    });
+    g.bench_function("ours SpanContext", |b| {
+        b.iter(|| ours_span_context(&v, black_box(&ts)))
+    });
     g.bench_function("ours Context", |b| {
         b.iter(|| v.tc_only.extract_context(black_box(&ts), &Context::new()))
     });
-    g.bench_function("sdk SpanContext", |b| b.iter(|| sdk_span_context(&v, black_box(&ts))));
+    g.bench_function("sdk SpanContext", |b| {
+        b.iter(|| sdk_span_context(&v, black_box(&ts)))
+    });
     g.bench_function("sdk Context", |b| {
-        b.iter(|| v.sdk_tc.extract_with_context(&Context::new(), &HeaderExtractor(black_box(&ts))))
+        b.iter(|| {
+            v.sdk_tc
+                .extract_with_context(&Context::new(), &HeaderExtractor(black_box(&ts)))
+        })
     });
     g.finish();
 
     let bag = headers(false, true);
     let mut g = c.benchmark_group("extract baggage 5 members");
-    g.bench_function("ours Extracted", |b| b.iter(|| v.baggage_only.extract(black_box(&bag))));
+    g.bench_function("ours Extracted", |b| {
+        b.iter(|| v.baggage_only.extract(black_box(&bag)))
+    });
     g.bench_function("ours Context", |b| {
-        b.iter(|| v.baggage_only.extract_context(black_box(&bag), &Context::new()))
+        b.iter(|| {
+            v.baggage_only
+                .extract_context(black_box(&bag), &Context::new())
+        })
     });
     g.bench_function("sdk Context", |b| {
-        b.iter(|| v.sdk_bag.extract_with_context(&Context::new(), &HeaderExtractor(black_box(&bag))))
+        b.iter(|| {
+            v.sdk_bag
+                .extract_with_context(&Context::new(), &HeaderExtractor(black_box(&bag)))
+        })
     });
     g.finish();
 
@@ -207,9 +248,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 if sdk_is_tc {
-                    v.sdk_tc.inject_context(black_box(cx), &mut HeaderInjector(&mut out));
+                    v.sdk_tc
+                        .inject_context(black_box(cx), &mut HeaderInjector(&mut out));
                 } else {
-                    v.sdk_bag.inject_context(black_box(cx), &mut HeaderInjector(&mut out));
+                    v.sdk_bag
+                        .inject_context(black_box(cx), &mut HeaderInjector(&mut out));
                 }
             })
         });

@@ -192,14 +192,20 @@ pub(crate) fn inject<C: CarrierMut + ?Sized>(
         }
     }
     if multi_too {
-        if let (Ok(t), Ok(s)) = (HeaderValue::from_bytes(&trace), HeaderValue::from_bytes(&span)) {
+        if let (Ok(t), Ok(s)) = (
+            HeaderValue::from_bytes(&trace),
+            HeaderValue::from_bytes(&span),
+        ) {
             carrier.set_value(&TRACE_ID, t);
             carrier.set_value(&SPAN_ID, s);
         }
         if debug {
             carrier.set_value(&FLAGS, HeaderValue::from_static("1"));
         } else {
-            carrier.set_value(&SAMPLED, HeaderValue::from_static(if parent.is_sampled() { "1" } else { "0" }));
+            carrier.set_value(
+                &SAMPLED,
+                HeaderValue::from_static(if parent.is_sampled() { "1" } else { "0" }),
+            );
         }
     }
 }
@@ -218,10 +224,19 @@ mod tests {
 
     #[test]
     fn single_forms() {
-        assert!(matches!(single_of(&format!("{T}-{S}-1")), Some(B3Context::Span { debug: false, parent }) if parent.is_sampled()));
-        assert!(matches!(single_of(&format!("{T}-{S}-0")), Some(B3Context::Span { parent, .. }) if !parent.is_sampled()));
-        assert!(matches!(single_of(&format!("{T}-{S}")), Some(B3Context::Span { parent, .. }) if !parent.is_sampled()));
-        assert!(matches!(single_of(&format!("{T}-{S}-d")), Some(B3Context::Span { debug: true, .. })));
+        assert!(
+            matches!(single_of(&format!("{T}-{S}-1")), Some(B3Context::Span { debug: false, parent }) if parent.is_sampled())
+        );
+        assert!(
+            matches!(single_of(&format!("{T}-{S}-0")), Some(B3Context::Span { parent, .. }) if !parent.is_sampled())
+        );
+        assert!(
+            matches!(single_of(&format!("{T}-{S}")), Some(B3Context::Span { parent, .. }) if !parent.is_sampled())
+        );
+        assert!(matches!(
+            single_of(&format!("{T}-{S}-d")),
+            Some(B3Context::Span { debug: true, .. })
+        ));
         assert!(single_of(&format!("{T}-{S}-1-05e3ac9a4f6e3b90")).is_some());
         assert_eq!(single_of("0"), Some(B3Context::Deny));
         assert!(single_of(&format!("{T}-{S}-x")).is_none());
@@ -236,7 +251,10 @@ mod tests {
         let Some(B3Context::Span { parent, .. }) = single_of(&format!("{}-{S}-1", &T[16..])) else {
             panic!("64-bit trace id rejected");
         };
-        assert_eq!(parent.trace_id(), TraceId::from_hex(&format!("{}{}", "0".repeat(16), &T[16..])).unwrap());
+        assert_eq!(
+            parent.trace_id(),
+            TraceId::from_hex(&format!("{}{}", "0".repeat(16), &T[16..])).unwrap()
+        );
     }
 
     #[test]
@@ -245,9 +263,14 @@ mod tests {
         h.insert(TRACE_ID, T.parse().unwrap());
         h.insert(SPAN_ID, S.parse().unwrap());
         h.insert(SAMPLED, "1".parse().unwrap());
-        assert!(matches!(extract(&h), Some(B3Context::Span { parent, debug: false }) if parent.is_sampled()));
+        assert!(
+            matches!(extract(&h), Some(B3Context::Span { parent, debug: false }) if parent.is_sampled())
+        );
         h.insert(FLAGS, "1".parse().unwrap());
-        assert!(matches!(extract(&h), Some(B3Context::Span { debug: true, .. })));
+        assert!(matches!(
+            extract(&h),
+            Some(B3Context::Span { debug: true, .. })
+        ));
         let mut deny = HeaderMap::new();
         deny.insert(SAMPLED, "0".parse().unwrap());
         assert_eq!(extract(&deny), Some(B3Context::Deny));
@@ -269,7 +292,13 @@ mod tests {
     fn inject_forms() {
         let parent = TraceParent::parse(format!("00-{T}-{S}-01").as_bytes()).unwrap();
         let mut h = HeaderMap::new();
-        inject(Some(&parent), false, false, B3Encoding::SingleAndMulti, &mut h);
+        inject(
+            Some(&parent),
+            false,
+            false,
+            B3Encoding::SingleAndMulti,
+            &mut h,
+        );
         assert_eq!(h[B3], format!("{T}-{S}-1").as_str());
         assert_eq!(h[TRACE_ID], T);
         assert_eq!(h[SAMPLED], "1");

@@ -223,8 +223,20 @@ static CLASS: [u8; 256] = {
         if c.is_ascii_alphanumeric()
             || matches!(
                 c,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'
-                    | b'_' | b'`' | b'|' | b'~'
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
             )
         {
             class |= TCHAR;
@@ -296,15 +308,16 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (
                 crate::hex::nibble_any_case(bytes[i + 1]),
                 crate::hex::nibble_any_case(bytes[i + 2]),
-            ) {
-                out.push((hi << 4) | lo);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push((hi << 4) | lo);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -473,7 +486,12 @@ impl Baggage {
         *self = Self::new();
         for m in kept {
             // Everything fitted before; nothing grows.
-            self.push_within(m, BaggageLimits::new().max_members(usize::MAX).max_bytes(usize::MAX));
+            self.push_within(
+                m,
+                BaggageLimits::new()
+                    .max_members(usize::MAX)
+                    .max_bytes(usize::MAX),
+            );
         }
         true
     }
@@ -617,7 +635,10 @@ mod tests {
     fn member_new_rejects_bad_keys() {
         assert!(Member::new("bad key", "v", "").is_none());
         assert!(Member::new("k", "v", "no-semicolon").is_none());
-        assert_eq!(Member::new("k", "v w", ";p").unwrap().encoded(), "k=v%20w;p");
+        assert_eq!(
+            Member::new("k", "v w", ";p").unwrap().encoded(),
+            "k=v%20w;p"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ enum ValuesInner<'a> {
 
 impl<'a> Values<'a> {
     /// Values from a custom iterator, for carriers of your own.
-    pub fn from_iter<I: Iterator<Item = &'a [u8]> + 'a>(iter: I) -> Self {
+    pub fn boxed<I: Iterator<Item = &'a [u8]> + 'a>(iter: I) -> Self {
         Self(ValuesInner::Boxed(Box::new(iter)))
     }
 
@@ -204,7 +204,10 @@ pub struct ExtractorCarrier<'a>(pub &'a dyn Extractor);
 impl Carrier for ExtractorCarrier<'_> {
     fn get_all_values(&self, name: &HeaderName) -> Values<'_> {
         Values(ValuesInner::Strs(
-            self.0.get_all(name.as_str()).unwrap_or_default().into_iter(),
+            self.0
+                .get_all(name.as_str())
+                .unwrap_or_default()
+                .into_iter(),
         ))
     }
 
@@ -338,15 +341,27 @@ mod tests {
             headers.append("traceparent", HeaderValue::from_static("tp"));
             headers.append("tracestate", HeaderValue::from_static("b=2"));
             let [tp, ts, bag] = probe_both_ways(&headers);
-            assert_eq!(tp, Probe { first: Some(b"tp"), repeated: false });
-            assert_eq!(ts, Probe { first: Some(b"a=1"), repeated: true });
+            assert_eq!(
+                tp,
+                Probe {
+                    first: Some(b"tp"),
+                    repeated: false
+                }
+            );
+            assert_eq!(
+                ts,
+                Probe {
+                    first: Some(b"a=1"),
+                    repeated: true
+                }
+            );
             assert_eq!(bag, Probe::default());
         }
     }
 
     #[test]
     fn custom_values() {
-        let v: Vec<_> = Values::from_iter([&b"x"[..]].into_iter()).collect();
+        let v: Vec<_> = Values::boxed([&b"x"[..]].into_iter()).collect();
         assert_eq!(v, [&b"x"[..]]);
         assert_eq!(Values::empty().count(), 0);
     }

@@ -368,11 +368,7 @@ impl<T: Send + Sync + fmt::Debug + 'static> FieldValue for Held<T> {
 
 /// A registered field with its value type erased.
 pub(crate) trait ErasedField: Send + Sync + fmt::Debug {
-    fn extract(
-        &self,
-        carrier: &dyn Carrier,
-        baggage: &Baggage,
-    ) -> Option<Box<dyn FieldValue>>;
+    fn extract(&self, carrier: &dyn Carrier, baggage: &Baggage) -> Option<Box<dyn FieldValue>>;
     fn inject(
         &self,
         cx: &Context,
@@ -384,11 +380,7 @@ pub(crate) trait ErasedField: Send + Sync + fmt::Debug {
 }
 
 impl<F: ContextField> ErasedField for F {
-    fn extract(
-        &self,
-        carrier: &dyn Carrier,
-        baggage: &Baggage,
-    ) -> Option<Box<dyn FieldValue>> {
+    fn extract(&self, carrier: &dyn Carrier, baggage: &Baggage) -> Option<Box<dyn FieldValue>> {
         let reader = FieldReader { carrier, baggage };
         ContextField::extract(self, &reader).map(|v| Box::new(Held(v)) as Box<dyn FieldValue>)
     }

@@ -51,7 +51,7 @@ pub(crate) fn decode_any_case<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
 pub(crate) fn decode_lower_swar<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    if src.len() != 2 * N || N % 4 != 0 {
+    if src.len() != 2 * N || !N.is_multiple_of(4) {
         return decode::<N>(src);
     }
     let (chunks, _) = src.as_chunks::<8>();
@@ -167,10 +167,17 @@ mod tests {
             for b in 0..=255u8 {
                 let mut src = *b"0123abcd";
                 src[pos] = b;
-                assert_eq!(decode_lower_swar::<4>(&src), decode::<4>(&src), "byte {b:#x} at {pos}");
+                assert_eq!(
+                    decode_lower_swar::<4>(&src),
+                    decode::<4>(&src),
+                    "byte {b:#x} at {pos}"
+                );
             }
         }
-        assert_eq!(decode_lower_swar::<8>(b"00f067aa0ba902b7"), Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]));
+        assert_eq!(
+            decode_lower_swar::<8>(b"00f067aa0ba902b7"),
+            Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
+        );
     }
 
     #[test]

@@ -109,7 +109,10 @@ pub(crate) fn inject_baggage<C: CarrierMut + ?Sized>(bag: &Baggage, carrier: &mu
         let name = format!("{BAGGAGE_PREFIX}{}", member.key().to_ascii_lowercase());
         let mut value = String::new();
         percent_encode_into(member.value(), &mut value);
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             carrier.set_value(&name, value);
         }
     }
@@ -125,9 +128,19 @@ mod tests {
         assert!(p.is_sampled() && !debug);
         let (p, debug) = parse(b"3ce929d0e0e4736:f067aa0ba902b7:0:03").unwrap();
         assert!(p.is_sampled() && debug);
-        assert_eq!(p.trace_id(), TraceId::from_hex("00000000000000000000000000000003ce929d0e0e4736".trim_start_matches("00000000000000000")).unwrap());
+        assert_eq!(
+            p.trace_id(),
+            TraceId::from_hex(
+                "00000000000000000000000000000003ce929d0e0e4736"
+                    .trim_start_matches("00000000000000000")
+            )
+            .unwrap()
+        );
         let (p, debug) = parse(b"ABC%3a1%3A0%3A2").unwrap();
-        assert!(!p.is_sampled() && !debug, "debug without sampled means nothing");
+        assert!(
+            !p.is_sampled() && !debug,
+            "debug without sampled means nothing"
+        );
         assert!(parse(b"0:1:0:1").is_none(), "zero trace id");
         assert!(parse(b"1:0:0:1").is_none(), "zero span id");
         assert!(parse(b"1:1:0").is_none());
@@ -140,10 +153,14 @@ mod tests {
 
     #[test]
     fn injects() {
-        let p = TraceParent::parse(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let p =
+            TraceParent::parse(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         let mut h = http::HeaderMap::new();
         inject(&p, true, &mut h);
-        assert_eq!(h[UBER_TRACE_ID], "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:3");
+        assert_eq!(
+            h[UBER_TRACE_ID],
+            "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:3"
+        );
         let bag = Baggage::parse_fields(["Tenant=acme%20corp"], BaggageLimits::default());
         inject_baggage(&bag, &mut h);
         assert_eq!(h["uberctx-tenant"], "acme%20corp");

@@ -82,6 +82,6 @@ pub mod traceparent;
 pub mod tracestate;
 
 pub use propagator::{
-    BAGGAGE, Extracted, Format, Propagator, PropagatorError, TRACEPARENT, TRACESTATE,
-    baggage_of, extract_traceparent, trace_state_of,
+    BAGGAGE, Extracted, Format, Propagator, PropagatorError, TRACEPARENT, TRACESTATE, baggage_of,
+    extract_traceparent, trace_state_of,
 };

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use http::{HeaderName, HeaderValue};
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
+};
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
 
 use crate::b3::{self, B3Context, B3Encoding};
@@ -241,10 +243,11 @@ pub fn trace_state_of(cx: &Context) -> Cow<'_, TraceState> {
 }
 
 fn trace_state_with<'a>(sc: &SpanContext, carried: Option<&'a Carried>) -> Cow<'a, TraceState> {
-    if let Some((trace_id, state)) = carried.and_then(|c| c.trace_state.as_ref()) {
-        if *trace_id == sc.trace_id() && state.matches_otel(sc.trace_state()) {
-            return Cow::Borrowed(state);
-        }
+    if let Some((trace_id, state)) = carried.and_then(|c| c.trace_state.as_ref())
+        && *trace_id == sc.trace_id()
+        && state.matches_otel(sc.trace_state())
+    {
+        return Cow::Borrowed(state);
     }
     Cow::Owned(TraceState::from_otel(sc.trace_state()))
 }
@@ -261,10 +264,10 @@ fn baggage_with<'a>(
     limits: BaggageLimits,
 ) -> Cow<'a, Baggage> {
     let otel = cx.baggage();
-    if let Some((ours, fingerprint)) = carried.and_then(|c| c.baggage.as_ref()) {
-        if *fingerprint == crate::baggage::otel_fingerprint(otel) {
-            return Cow::Borrowed(ours);
-        }
+    if let Some((ours, fingerprint)) = carried.and_then(|c| c.baggage.as_ref())
+        && *fingerprint == crate::baggage::otel_fingerprint(otel)
+    {
+        return Cow::Borrowed(ours);
     }
     if otel.is_empty() {
         Cow::Owned(Baggage::new())
@@ -353,7 +356,11 @@ impl Propagator {
     /// let propagator = Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]);
     /// ```
     pub fn from_formats<I: IntoIterator<Item = Format>>(formats: I) -> Self {
-        Self::build(formats.into_iter().collect(), Vec::new(), BaggageLimits::new())
+        Self::build(
+            formats.into_iter().collect(),
+            Vec::new(),
+            BaggageLimits::new(),
+        )
     }
 
     fn build(
@@ -377,7 +384,10 @@ impl Propagator {
                         .iter()
                         .any(|f| matches!(f, Format::Baggage | Format::Jaeger)),
                 needs_marks: formats.iter().any(|f| {
-                    matches!(f, Format::B3 | Format::B3Multi | Format::B3With(_) | Format::Jaeger)
+                    matches!(
+                        f,
+                        Format::B3 | Format::B3Multi | Format::B3With(_) | Format::Jaeger
+                    )
                 }),
                 formats,
                 fields,
@@ -415,7 +425,11 @@ impl Propagator {
     /// Baggage limits (default: 64 members, 8192 bytes).
     #[must_use]
     pub fn with_baggage_limits(self, limits: BaggageLimits) -> Self {
-        self.rebuild(self.inner.formats.clone(), self.inner.fields.clone(), limits)
+        self.rebuild(
+            self.inner.formats.clone(),
+            self.inner.fields.clone(),
+            limits,
+        )
     }
 
     /// The configured formats.
@@ -507,28 +521,30 @@ impl Propagator {
         for format in &self.inner.formats {
             match format {
                 Format::TraceContext => {
-                    if out.parent.is_none() {
-                        if let Ok(p) = traceparent_of(traceparent) {
-                            out.parent = Some(p);
-                            out.trace_state = match tracestate {
-                                Probe { first: None, .. } => Ok(TraceState::new()),
-                                Probe { first: Some(one), repeated: false } => {
-                                    TraceState::parse_fields([one])
-                                }
-                                Probe { repeated: true, .. } => {
-                                    TraceState::parse_fields(carrier.get_all_values(&TRACESTATE))
-                                }
+                    if out.parent.is_none()
+                        && let Ok(p) = traceparent_of(traceparent)
+                    {
+                        out.parent = Some(p);
+                        out.trace_state = match tracestate {
+                            Probe { first: None, .. } => Ok(TraceState::new()),
+                            Probe {
+                                first: Some(one),
+                                repeated: false,
+                            } => TraceState::parse_fields([one]),
+                            Probe { repeated: true, .. } => {
+                                TraceState::parse_fields(carrier.get_all_values(&TRACESTATE))
                             }
-                            .unwrap_or_default();
                         }
+                        .unwrap_or_default();
                     }
                 }
                 Format::Baggage => {
                     let parsed = match baggage {
                         Probe { first: None, .. } => Baggage::new(),
-                        Probe { first: Some(one), repeated: false } => {
-                            Baggage::parse_fields([one], limits)
-                        }
+                        Probe {
+                            first: Some(one),
+                            repeated: false,
+                        } => Baggage::parse_fields([one], limits),
                         Probe { repeated: true, .. } => {
                             Baggage::parse_fields(carrier.get_all_values(&BAGGAGE), limits)
                         }
@@ -552,11 +568,11 @@ impl Propagator {
                     }
                 }
                 Format::Jaeger => {
-                    if out.parent.is_none() {
-                        if let Some((parent, debug)) = jaeger::extract(carrier) {
-                            out.parent = Some(parent);
-                            out.debug = debug;
-                        }
+                    if out.parent.is_none()
+                        && let Some((parent, debug)) = jaeger::extract(carrier)
+                    {
+                        out.parent = Some(parent);
+                        out.debug = debug;
                     }
                     jaeger::extract_baggage(carrier, &mut out.baggage, limits);
                 }
@@ -626,10 +642,10 @@ impl Propagator {
                         carrier.set_value(&TRACEPARENT, p.to_header_value());
                         let has_state = sc.trace_state().into_iter().next().is_some()
                             || carried.is_some_and(|c| c.trace_state.is_some());
-                        if has_state {
-                            if let Some(v) = trace_state_with(sc, carried).to_header_value() {
-                                carrier.set_value(&TRACESTATE, v);
-                            }
+                        if has_state
+                            && let Some(v) = trace_state_with(sc, carried).to_header_value()
+                        {
+                            carrier.set_value(&TRACESTATE, v);
                         }
                     }
                 }
@@ -673,7 +689,9 @@ impl Propagator {
 /// assert!(extract_traceparent(&headers).unwrap().is_sampled());
 /// ```
 #[inline]
-pub fn extract_traceparent<C: Carrier + ?Sized>(carrier: &C) -> Result<TraceParent, TraceParentError> {
+pub fn extract_traceparent<C: Carrier + ?Sized>(
+    carrier: &C,
+) -> Result<TraceParent, TraceParentError> {
     let mut probe = [Probe::default()];
     carrier.probe(std::slice::from_ref(&TRACEPARENT), &mut probe);
     traceparent_of(probe[0])
@@ -686,7 +704,9 @@ fn traceparent_of(probe: Probe<'_>) -> Result<TraceParent, TraceParentError> {
     match probe {
         Probe { first: None, .. } => Err(TraceParentError::Missing),
         Probe { repeated: true, .. } => Err(TraceParentError::Duplicate),
-        Probe { first: Some(value), .. } => TraceParent::parse(value),
+        Probe {
+            first: Some(value), ..
+        } => TraceParent::parse(value),
     }
 }
 
@@ -696,7 +716,9 @@ struct CarrierExtractor<'a, C: ?Sized>(&'a C);
 impl<C: Carrier + ?Sized> Extractor for CarrierExtractor<'_, C> {
     fn get(&self, key: &str) -> Option<&str> {
         let name = HeaderName::from_bytes(key.as_bytes()).ok()?;
-        self.0.first_value(&name).and_then(|v| std::str::from_utf8(v).ok())
+        self.0
+            .first_value(&name)
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     fn keys(&self) -> Vec<&str> {

@@ -331,6 +331,13 @@ mod tests {
     fn with_sampled_toggles_only_bit_zero() {
         let parsed = tp(&format!("00-{TRACE}-{SPAN}-02")).unwrap();
         assert_eq!(parsed.with_sampled(true).flags().to_u8(), 0x03);
-        assert_eq!(parsed.with_sampled(true).with_sampled(false).flags().to_u8(), 0x02);
+        assert_eq!(
+            parsed
+                .with_sampled(true)
+                .with_sampled(false)
+                .flags()
+                .to_u8(),
+            0x02
+        );
     }
 }

@@ -498,8 +498,8 @@ mod tests {
 
     #[test]
     fn from_otel_drops_what_our_grammar_rejects() {
-        let otel = opentelemetry::trace::TraceState::from_key_value([("a", "1"), ("b", "")])
-            .unwrap();
+        let otel =
+            opentelemetry::trace::TraceState::from_key_value([("a", "1"), ("b", "")]).unwrap();
         assert_eq!(TraceState::from_otel(&otel).header(), "a=1");
     }
 }

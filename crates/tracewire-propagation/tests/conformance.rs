@@ -57,7 +57,10 @@ fn rule_0_1_two_traceparent_fields_are_invalid() {
     ]);
     let extracted = Propagator::new().extract(&h);
     assert!(extracted.parent().is_none());
-    assert!(extracted.trace_state().is_empty(), "tracestate dropped with the parent");
+    assert!(
+        extracted.trace_state().is_empty(),
+        "tracestate dropped with the parent"
+    );
     assert_eq!(
         TraceParent::parse_fields(h.get_all("traceparent").iter().map(|v| v.as_bytes())),
         Err(TraceParentError::Duplicate)
@@ -89,30 +92,78 @@ fn rule_0_2_strict_traceparent_table() {
         // OWS at both ends is trimmed.
         (format!(" \t{}\t ", tp("01")), Ok(())),
         // Uppercase is invalid everywhere.
-        (format!("00-{}-{SPAN}-01", TRACE.to_uppercase()), Err(TraceParentError::TraceId)),
-        (format!("00-{TRACE}-{}-01", SPAN.to_uppercase()), Err(TraceParentError::ParentId)),
-        (format!("00-{TRACE}-{SPAN}-0A"), Err(TraceParentError::Flags)),
-        (format!("0A-{TRACE}-{SPAN}-01"), Err(TraceParentError::Version)),
+        (
+            format!("00-{}-{SPAN}-01", TRACE.to_uppercase()),
+            Err(TraceParentError::TraceId),
+        ),
+        (
+            format!("00-{TRACE}-{}-01", SPAN.to_uppercase()),
+            Err(TraceParentError::ParentId),
+        ),
+        (
+            format!("00-{TRACE}-{SPAN}-0A"),
+            Err(TraceParentError::Flags),
+        ),
+        (
+            format!("0A-{TRACE}-{SPAN}-01"),
+            Err(TraceParentError::Version),
+        ),
         // What a number parser would accept: '+' signs, and short ids.
-        (format!("00-+{}-{SPAN}-01", &TRACE[1..]), Err(TraceParentError::TraceId)),
-        (format!("00-{TRACE}-+{}-01", &SPAN[1..]), Err(TraceParentError::ParentId)),
-        (format!("00-{TRACE}-{SPAN}-+1"), Err(TraceParentError::Flags)),
-        (format!("+0-{TRACE}-{SPAN}-01"), Err(TraceParentError::Version)),
-        (format!("00-{}-{SPAN}-01", &TRACE[1..]), Err(TraceParentError::Length)),
-        (format!("00-{TRACE}-{}-01", &SPAN[1..]), Err(TraceParentError::Length)),
+        (
+            format!("00-+{}-{SPAN}-01", &TRACE[1..]),
+            Err(TraceParentError::TraceId),
+        ),
+        (
+            format!("00-{TRACE}-+{}-01", &SPAN[1..]),
+            Err(TraceParentError::ParentId),
+        ),
+        (
+            format!("00-{TRACE}-{SPAN}-+1"),
+            Err(TraceParentError::Flags),
+        ),
+        (
+            format!("+0-{TRACE}-{SPAN}-01"),
+            Err(TraceParentError::Version),
+        ),
+        (
+            format!("00-{}-{SPAN}-01", &TRACE[1..]),
+            Err(TraceParentError::Length),
+        ),
+        (
+            format!("00-{TRACE}-{}-01", &SPAN[1..]),
+            Err(TraceParentError::Length),
+        ),
         // All-zero ids.
-        (format!("00-{z32}-{SPAN}-01"), Err(TraceParentError::TraceId)),
-        (format!("00-{TRACE}-{z16}-01"), Err(TraceParentError::ParentId)),
+        (
+            format!("00-{z32}-{SPAN}-01"),
+            Err(TraceParentError::TraceId),
+        ),
+        (
+            format!("00-{TRACE}-{z16}-01"),
+            Err(TraceParentError::ParentId),
+        ),
         // Version ff is forbidden.
-        (format!("ff-{TRACE}-{SPAN}-01"), Err(TraceParentError::Version)),
+        (
+            format!("ff-{TRACE}-{SPAN}-01"),
+            Err(TraceParentError::Version),
+        ),
         // Version 00 is exactly 55 characters.
         (format!("{}-extra", tp("01")), Err(TraceParentError::Length)),
         (format!("{}.", tp("01")), Err(TraceParentError::Length)),
         (tp("01")[..54].to_owned(), Err(TraceParentError::Length)),
         // Delimiters at 2, 35 and 52.
-        (format!("00_{TRACE}-{SPAN}-01"), Err(TraceParentError::Delimiter)),
-        (format!("00-{TRACE}_{SPAN}-01"), Err(TraceParentError::Delimiter)),
-        (format!("00-{TRACE}-{SPAN}_01"), Err(TraceParentError::Delimiter)),
+        (
+            format!("00_{TRACE}-{SPAN}-01"),
+            Err(TraceParentError::Delimiter),
+        ),
+        (
+            format!("00-{TRACE}_{SPAN}-01"),
+            Err(TraceParentError::Delimiter),
+        ),
+        (
+            format!("00-{TRACE}-{SPAN}_01"),
+            Err(TraceParentError::Delimiter),
+        ),
         // Garbage and empty.
         (String::new(), Err(TraceParentError::Length)),
         ("   ".to_owned(), Err(TraceParentError::Length)),
@@ -130,7 +181,8 @@ fn rule_0_2_future_versions() {
     // Higher version, same length: accepted.
     assert!(TraceParent::parse(format!("cc-{body}").as_bytes()).is_ok());
     // Higher version with more fields after a '-': accepted, the rest ignored, 00 emitted.
-    let future = TraceParent::parse(format!("cc-{body}-what-the-future-will-be-like").as_bytes()).unwrap();
+    let future =
+        TraceParent::parse(format!("cc-{body}-what-the-future-will-be-like").as_bytes()).unwrap();
     assert_eq!(future.to_string(), format!("00-{body}"));
     // Higher version with anything but '-' at position 55: restart.
     assert_eq!(
@@ -138,7 +190,10 @@ fn rule_0_2_future_versions() {
         Err(TraceParentError::Length)
     );
     // Higher version, shorter than 55: restart.
-    assert_eq!(TraceParent::parse(format!("cc-{}", &body[1..]).as_bytes()), Err(TraceParentError::Length));
+    assert_eq!(
+        TraceParent::parse(format!("cc-{}", &body[1..]).as_bytes()),
+        Err(TraceParentError::Length)
+    );
     // Higher version with invalid ids is still invalid.
     assert!(TraceParent::parse(format!("cc-{}-{SPAN}-01-x", "0".repeat(32)).as_bytes()).is_err());
 }
@@ -179,7 +234,10 @@ fn rule_0_3_random_flag_survives_an_sdk_child_span() {
     let out = inject(&p, &child_cx);
     let sent = TraceParent::parse(out["traceparent"].as_bytes()).unwrap();
     assert_eq!(sent.trace_id().to_string(), TRACE);
-    assert!(sent.is_random(), "flag 0x02 must stay set for the same trace id");
+    assert!(
+        sent.is_random(),
+        "flag 0x02 must stay set for the same trace id"
+    );
 }
 
 #[test]
@@ -230,7 +288,10 @@ fn rule_0_5_level_2_key_grammar() {
         "k".repeat(256),
     ];
     for key in &valid {
-        assert!(TraceState::parse(&format!("{key}=v")).is_ok(), "key {key:?} must be valid");
+        assert!(
+            TraceState::parse(&format!("{key}=v")).is_ok(),
+            "key {key:?} must be valid"
+        );
     }
     let invalid = [
         "@foo".to_owned(),
@@ -242,21 +303,33 @@ fn rule_0_5_level_2_key_grammar() {
         String::new(),
     ];
     for key in &invalid {
-        assert!(TraceState::parse(&format!("{key}=v")).is_err(), "key {key:?} must be invalid");
+        assert!(
+            TraceState::parse(&format!("{key}=v")).is_err(),
+            "key {key:?} must be invalid"
+        );
     }
 }
 
 #[test]
 fn rule_0_5_value_grammar() {
-    let ok = ["v", " leading-space-kept", "!\"#$%&'()*+-./:;<>?@[\\]^_`{|}~", &"v".repeat(256)];
+    let ok = [
+        "v",
+        " leading-space-kept",
+        "!\"#$%&'()*+-./:;<>?@[\\]^_`{|}~",
+        &"v".repeat(256),
+    ];
     for value in ok {
-        let state = TraceState::parse(&format!("k={value}")).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        let state =
+            TraceState::parse(&format!("k={value}")).unwrap_or_else(|e| panic!("{value:?}: {e}"));
         assert_eq!(state.get("k"), Some(value));
     }
     // Trailing spaces are OWS.
     assert_eq!(TraceState::parse("k=v  ").unwrap().get("k"), Some("v"));
     for value in ["", "   ", "a=b", "\u{e9}", &"v".repeat(257), "tab\tinside"] {
-        assert!(TraceState::parse(&format!("k={value}")).is_err(), "value {value:?}");
+        assert!(
+            TraceState::parse(&format!("k={value}")).is_err(),
+            "value {value:?}"
+        );
     }
 }
 
@@ -278,14 +351,27 @@ fn rule_0_5_any_invalid_member_discards_the_whole_tracestate() {
 
 #[test]
 fn rule_0_5_more_than_32_members_discards() {
-    let members = |n: usize| (0..n).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+    let members = |n: usize| {
+        (0..n)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     assert_eq!(TraceState::parse(&members(32)).unwrap().len(), 32);
     assert!(TraceState::parse(&members(33)).is_err());
     // Empty members do not count.
-    assert_eq!(TraceState::parse(&format!("{},,, ,", members(32))).unwrap().len(), 32);
+    assert_eq!(
+        TraceState::parse(&format!("{},,, ,", members(32)))
+            .unwrap()
+            .len(),
+        32
+    );
     // Across fields.
     let a = members(20);
-    let b = (20..33).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+    let b = (20..33)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join(",");
     assert!(TraceState::parse_fields([a.as_str(), b.as_str()]).is_err());
 }
 
@@ -302,12 +388,24 @@ fn rule_0_5_level_2_keys_survive_an_sdk_hop() {
     let cx = p.extract(&incoming).into_context(&Context::new());
     let child = cx.with_span(tracer.start_with_context("child", &cx));
     let out = inject(&p, &child);
-    assert_eq!(out["tracestate"], "foo@@bar=1,congo=2,x@averyverylongvendor=3");
+    assert_eq!(
+        out["tracestate"],
+        "foo@@bar=1,congo=2,x@averyverylongvendor=3"
+    );
     // A change made through opentelemetry wins over the carried copy.
-    let state = child.span().span_context().trace_state().insert("mine", "9").unwrap();
+    let state = child
+        .span()
+        .span_context()
+        .trace_state()
+        .insert("mine", "9")
+        .unwrap();
     let sc = child.span().span_context().clone();
     let changed = opentelemetry::trace::SpanContext::new(
-        sc.trace_id(), sc.span_id(), sc.trace_flags(), false, state,
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags(),
+        false,
+        state,
     );
     let out = inject(&p, &child.with_remote_span_context(changed));
     assert_eq!(out["tracestate"], "mine=9,congo=2");
@@ -402,12 +500,19 @@ fn rule_0_8_at_least_8192_bytes_then_whole_members_dropped() {
     let header = format!("{big},{too_big},{small}");
     let bag = Baggage::parse_fields([header.as_str()], BaggageLimits::default());
     let keys: Vec<_> = bag.iter().map(|m| m.key()).collect();
-    assert_eq!(keys, ["big", "s"], "the member that does not fit is dropped whole");
+    assert_eq!(
+        keys,
+        ["big", "s"],
+        "the member that does not fit is dropped whole"
+    );
     assert!(bag.encoded_len() <= 8192);
     assert_eq!(bag.header().len(), bag.encoded_len());
     // Exactly 8192 bytes fits.
     let exact = format!("k={}", "z".repeat(8190));
-    assert_eq!(Baggage::parse_fields([exact.as_str()], BaggageLimits::default()).len(), 1);
+    assert_eq!(
+        Baggage::parse_fields([exact.as_str()], BaggageLimits::default()).len(),
+        1
+    );
     let over = format!("k={}", "z".repeat(8191));
     assert!(Baggage::parse_fields([over.as_str()], BaggageLimits::default()).is_empty());
     // Configurable upward.
@@ -418,7 +523,10 @@ fn rule_0_8_at_least_8192_bytes_then_whole_members_dropped() {
 #[test]
 fn rule_0_8_more_than_otel_can_hold_still_propagates() {
     let p = Propagator::new().with_baggage_limits(BaggageLimits::default().max_members(100));
-    let header = (0..80).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+    let header = (0..80)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join(",");
     let cx = p
         .extract(&headers(&[("baggage", header.as_bytes())]))
         .into_context(&Context::new());
@@ -492,7 +600,10 @@ fn rule_2_3_baggage_decoding_table() {
     ];
     for (input, want) in cases {
         let bag = Baggage::parse_fields([*input], BaggageLimits::default());
-        let got: Vec<_> = bag.iter().map(|m| (m.key(), m.value(), m.properties())).collect();
+        let got: Vec<_> = bag
+            .iter()
+            .map(|m| (m.key(), m.value(), m.properties()))
+            .collect();
         assert_eq!(&got, want, "input {:?}", String::from_utf8_lossy(input));
     }
 }
@@ -510,12 +621,20 @@ fn rule_2_3_baggage_changed_through_opentelemetry_is_sent() {
     let cx = p
         .extract(&headers(&[("baggage", b"b=2,a=1")]))
         .into_context(&Context::new());
-    let mut kvs: Vec<_> = cx.baggage().iter().map(|(k, (v, _))| opentelemetry::KeyValue::new(k.clone(), v.clone())).collect();
+    let mut kvs: Vec<_> = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, _))| opentelemetry::KeyValue::new(k.clone(), v.clone()))
+        .collect();
     kvs.push(opentelemetry::KeyValue::new("c", "x y"));
     let changed = cx.with_baggage(kvs);
     assert_eq!(inject(&p, &changed)["baggage"], "a=1,b=2,c=x%20y");
     // Cleared baggage sends nothing.
-    assert!(inject(&p, &cx.with_cleared_baggage()).get("baggage").is_none());
+    assert!(
+        inject(&p, &cx.with_cleared_baggage())
+            .get("baggage")
+            .is_none()
+    );
 }
 
 // ---- 2.4 composite, B3 and Jaeger ------------------------------------------------------------
@@ -532,20 +651,35 @@ fn rule_2_4_w3c_first_by_default() {
         ("traceparent", format!("00-{other}-{SPAN}-00").as_bytes()),
         ("b3", format!("{TRACE}-{SPAN}-1").as_bytes()),
     ]);
-    assert_eq!(p.extract(&h).parent().unwrap().trace_id().to_string(), other);
+    assert_eq!(
+        p.extract(&h).parent().unwrap().trace_id().to_string(),
+        other
+    );
     // An invalid traceparent falls through to B3.
     let h = headers(&[
         ("traceparent", b"garbage"),
         ("b3", format!("{TRACE}-{SPAN}-1").as_bytes()),
     ]);
-    assert_eq!(p.extract(&h).parent().unwrap().trace_id().to_string(), TRACE);
+    assert_eq!(
+        p.extract(&h).parent().unwrap().trace_id().to_string(),
+        TRACE
+    );
 }
 
 #[test]
 fn rule_2_4_inject_writes_every_format() {
-    let p = Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3, Format::B3Multi, Format::Jaeger]);
+    let p = Propagator::from_formats([
+        Format::TraceContext,
+        Format::Baggage,
+        Format::B3,
+        Format::B3Multi,
+        Format::Jaeger,
+    ]);
     let cx = p
-        .extract(&headers(&[("traceparent", tp("01").as_bytes()), ("baggage", b"k=v")]))
+        .extract(&headers(&[
+            ("traceparent", tp("01").as_bytes()),
+            ("baggage", b"k=v"),
+        ]))
         .into_context(&Context::new());
     let out = inject(&p, &cx);
     assert_eq!(out["traceparent"], tp("01").as_str());
@@ -616,23 +750,46 @@ fn rule_2_4_b3_multi_first_value_wins_and_debug_suppresses_sampled() {
 #[test]
 fn rule_2_4_jaeger_encoded_and_short_ids() {
     let p = Propagator::from_formats([Format::Jaeger]);
-    let h = headers(&[("uber-trace-id", b"a3ce929d0e0e4736%3Af067aa0ba902b7%3A0%3A3")]);
+    let h = headers(&[(
+        "uber-trace-id",
+        b"a3ce929d0e0e4736%3Af067aa0ba902b7%3A0%3A3",
+    )]);
     let extracted = p.extract(&h);
     let parent = *extracted.parent().unwrap();
-    assert_eq!(parent.trace_id().to_string(), "0000000000000000a3ce929d0e0e4736");
+    assert_eq!(
+        parent.trace_id().to_string(),
+        "0000000000000000a3ce929d0e0e4736"
+    );
     assert_eq!(parent.span_id().to_string(), "00f067aa0ba902b7");
     assert!(extracted.is_debug());
     let out = inject(&p, &extracted.into_context(&Context::new()));
-    assert_eq!(out["uber-trace-id"], "0000000000000000a3ce929d0e0e4736:00f067aa0ba902b7:0:3");
+    assert_eq!(
+        out["uber-trace-id"],
+        "0000000000000000a3ce929d0e0e4736:00f067aa0ba902b7:0:3"
+    );
 }
 
 #[test]
 fn rule_2_4_otel_propagators_names() {
     assert_eq!(Propagator::from_names("").unwrap().formats().len(), 2);
     assert_eq!(Propagator::from_names("none").unwrap().formats().len(), 0);
-    assert_eq!(Propagator::from_names(" TraceContext , baggage,b3,b3multi,jaeger,b3 ").unwrap().formats().len(), 5);
+    assert_eq!(
+        Propagator::from_names(" TraceContext , baggage,b3,b3multi,jaeger,b3 ")
+            .unwrap()
+            .formats()
+            .len(),
+        5
+    );
     let err = Propagator::from_names("tracecontext,bogus").unwrap_err();
-    assert_eq!(err.to_string(), "OTEL_PROPAGATORS: unknown propagator \"bogus\" (known: tracecontext, baggage, b3, b3multi, jaeger, none)");
-    assert!(Propagator::from_names("xray").unwrap_err().to_string().contains("not supported"));
+    assert_eq!(
+        err.to_string(),
+        "OTEL_PROPAGATORS: unknown propagator \"bogus\" (known: tracecontext, baggage, b3, b3multi, jaeger, none)"
+    );
+    assert!(
+        Propagator::from_names("xray")
+            .unwrap_err()
+            .to_string()
+            .contains("not supported")
+    );
     assert!(Propagator::from_names("none,b3").is_err());
 }

@@ -18,7 +18,10 @@ fn sdk_reads_what_we_write() {
     let ours = Propagator::new();
     let mut incoming = HeaderMap::new();
     incoming.insert("traceparent", TP.parse().unwrap());
-    incoming.insert("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".parse().unwrap());
+    incoming.insert(
+        "tracestate",
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".parse().unwrap(),
+    );
     incoming.insert("baggage", "userId=alice,note=a%20b".parse().unwrap());
     let cx = ours.extract(&incoming).into_context(&Context::new());
     let mut sent = HashMap::new();
@@ -27,7 +30,10 @@ fn sdk_reads_what_we_write() {
     let theirs = TraceContextPropagator::new().extract(&sent);
     let sc = theirs.span().span_context().clone();
     assert_eq!(sc, cx.span().span_context().clone());
-    assert_eq!(sc.trace_state().header(), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    assert_eq!(
+        sc.trace_state().header(),
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    );
     let bag = BaggagePropagator::new().extract(&sent);
     assert_eq!(bag.baggage().get("note").map(|v| v.as_str()), Some("a b"));
 }
@@ -56,7 +62,8 @@ fn works_through_the_textmap_interface() {
     headers.append("tracestate", "b=2".parse().unwrap());
     headers.insert("traceparent", TP.parse().unwrap());
     let ours = Propagator::new();
-    let cx = TextMapPropagator::extract_with_context(&ours, &Context::new(), &HeaderExtractor(&headers));
+    let cx =
+        TextMapPropagator::extract_with_context(&ours, &Context::new(), &HeaderExtractor(&headers));
     assert_eq!(cx.span().span_context().trace_state().header(), "a=1,b=2");
     let fields: Vec<_> = TextMapPropagator::fields(&ours).collect();
     assert_eq!(fields, ["traceparent", "tracestate", "baggage"]);
@@ -68,20 +75,44 @@ fn stricter_than_the_sdk() {
     let two_fields = {
         let mut h = HeaderMap::new();
         h.append("traceparent", TP.parse().unwrap());
-        h.append("traceparent", "00-11111111111111111111111111111111-00f067aa0ba902b7-01".parse().unwrap());
+        h.append(
+            "traceparent",
+            "00-11111111111111111111111111111111-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
         h
     };
-    assert!(TraceContextPropagator::new().extract(&HeaderExtractor(&two_fields)).span().span_context().is_valid());
+    assert!(
+        TraceContextPropagator::new()
+            .extract(&HeaderExtractor(&two_fields))
+            .span()
+            .span_context()
+            .is_valid()
+    );
     assert!(Propagator::new().extract(&two_fields).parent().is_none());
 
     let mut plus = HeaderMap::new();
-    plus.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-+0f067aa0ba902b7-01".parse().unwrap());
+    plus.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-+0f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
     assert!(Propagator::new().extract(&plus).parent().is_none());
 
     let mut random = HeaderMap::new();
-    random.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03".parse().unwrap());
+    random.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
+            .parse()
+            .unwrap(),
+    );
     let ours = Propagator::new().extract(&random);
-    assert!(ours.parent().unwrap().is_random(), "Level 2 random flag kept");
+    assert!(
+        ours.parent().unwrap().is_random(),
+        "Level 2 random flag kept"
+    );
 }
 
 #[cfg(feature = "tonic")]
