@@ -1,0 +1,113 @@
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::Context;
+use pin_project_lite::pin_project;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::future::record_error;
+
+pub(crate) enum State {
+    /// The span ends when the body does.
+    Sampled(Span),
+    /// The context stays current while the body is produced.
+    Unsampled(Context),
+    Done,
+}
+
+pin_project! {
+    /// The response body of [`HttpServer`](super::HttpServer): the request's span ends when
+    /// the body has been sent completely (or fails), or when it is dropped early, which is
+    /// recorded as the event `http.response.body.dropped`.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        state: State,
+    }
+
+    impl<B> PinnedDrop for ResponseBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let State::Sampled(span) = std::mem::replace(this.state, State::Done) {
+                // A body that was never polled to its end: a client that went away, or a
+                // server that stopped sending.
+                span.add_event("http.response.body.dropped", Vec::new());
+            }
+        }
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) fn new(inner: B, state: State) -> Self {
+        // An empty body may never be polled: it is complete already.
+        let state = if inner.is_end_stream() {
+            State::Done
+        } else {
+            state
+        };
+        Self { inner, state }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Error: fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let result = match this.state {
+            State::Sampled(span) => {
+                let _entered = span.enter();
+                this.inner.as_mut().poll_frame(cx)
+            }
+            State::Unsampled(otel_cx) => {
+                let _guard = otel_cx.clone().attach();
+                this.inner.as_mut().poll_frame(cx)
+            }
+            State::Done => this.inner.as_mut().poll_frame(cx),
+        };
+        let finished = match &result {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Err(error))) => {
+                if let State::Sampled(span) = &this.state {
+                    record_error(span, "body", error);
+                }
+                true
+            }
+            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if finished {
+            // Ends the span (or drops the context) now, not when the connection lets go.
+            *this.state = State::Done;
+        }
+        result
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("inner", &self.inner)
+            .field("active", &!matches!(self.state, State::Done))
+            .finish()
+    }
+}

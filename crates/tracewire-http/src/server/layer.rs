@@ -1,0 +1,318 @@
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use opentelemetry_sdk::trace::{Sampler, ShouldSample};
+use tower::Layer;
+use tracewire_propagation::Propagator;
+
+use super::{HttpServer, ResponseHeader, TrustPolicy};
+use crate::filter::TraceAll;
+use crate::hooks::DefaultMakeSpan;
+use crate::semconv::SENSITIVE_HEADERS;
+
+/// Where the incoming context is read with.
+#[derive(Clone, Debug)]
+pub(crate) enum PropagatorChoice {
+    Ours(Propagator),
+    Global,
+}
+
+/// Settings shared by every request (behind one `Arc`).
+pub(crate) struct Config {
+    pub(crate) propagator: PropagatorChoice,
+    pub(crate) sampler: Box<dyn ShouldSample>,
+    pub(crate) trust: TrustPolicy,
+    pub(crate) response_header: Option<ResponseHeader>,
+    pub(crate) trusted_proxies: Vec<IpAddr>,
+    pub(crate) sensitive_query_keys: Vec<String>,
+    pub(crate) request_headers: Vec<http::HeaderName>,
+    pub(crate) response_headers: Vec<http::HeaderName>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("propagator", &self.propagator)
+            .field("sampler", &self.sampler)
+            .field("trust", &self.trust)
+            .field("response_header", &self.response_header)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("sensitive_query_keys", &self.sensitive_query_keys)
+            .field("request_headers", &self.request_headers)
+            .field("response_headers", &self.response_headers)
+            .finish()
+    }
+}
+
+impl Clone for Config {
+    fn clone(&self) -> Self {
+        Self {
+            propagator: self.propagator.clone(),
+            sampler: self.sampler.box_clone(),
+            trust: self.trust,
+            response_header: self.response_header.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            sensitive_query_keys: self.sensitive_query_keys.clone(),
+            request_headers: self.request_headers.clone(),
+            response_headers: self.response_headers.clone(),
+        }
+    }
+}
+
+/// Traces every request of the service it wraps: see the [module docs](super).
+///
+/// Generic over its hooks: `M` makes the span ([`MakeSpan`](crate::hooks::MakeSpan)), `R` runs
+/// on the response ([`OnResponse`](crate::hooks::OnResponse)), `F` filters requests
+/// ([`Filter`](crate::filter::Filter)).
+#[derive(Clone)]
+#[must_use]
+pub struct HttpServerLayer<M = DefaultMakeSpan, R = (), F = TraceAll> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) make_span: M,
+    pub(crate) on_response: R,
+    pub(crate) filter: F,
+}
+
+impl Default for HttpServerLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpServerLayer {
+    /// W3C trace context and baggage, `ParentBased(AlwaysOn)` sampling, every request traced.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config {
+                propagator: PropagatorChoice::Ours(Propagator::new()),
+                sampler: Box::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
+                trust: TrustPolicy::Trust,
+                response_header: None,
+                trusted_proxies: Vec::new(),
+                sensitive_query_keys: Vec::new(),
+                request_headers: Vec::new(),
+                response_headers: Vec::new(),
+            }),
+            make_span: DefaultMakeSpan,
+            on_response: (),
+            filter: TraceAll,
+        }
+    }
+}
+
+impl<M, R, F> HttpServerLayer<M, R, F> {
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Reads the incoming context with `propagator` (default: W3C trace context and baggage).
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    /// use tracewire_propagation::{Format, Propagator};
+    ///
+    /// let layer = HttpServerLayer::new()
+    ///     .propagator(Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]));
+    /// ```
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.config_mut().propagator = PropagatorChoice::Ours(propagator);
+        self
+    }
+
+    /// Reads the incoming context with the global opentelemetry propagator instead, as
+    /// installed by `opentelemetry::global::set_text_map_propagator`: an explicit choice.
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().global_propagator();
+    /// ```
+    pub fn global_propagator(mut self) -> Self {
+        self.config_mut().propagator = PropagatorChoice::Global;
+        self
+    }
+
+    /// Decides which requests are sampled, before any span is created (default
+    /// `ParentBased(AlwaysOn)`). Any `opentelemetry_sdk` sampler works.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::Sampler;
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// // 10 % of new traces; callers' decisions are followed.
+    /// let layer = HttpServerLayer::new()
+    ///     .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))));
+    /// ```
+    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.config_mut().sampler = Box::new(sampler);
+        self
+    }
+
+    /// What to do with an incoming context (default [`TrustPolicy::Trust`]).
+    ///
+    /// ```
+    /// use tracewire_http::server::{HttpServerLayer, TrustPolicy};
+    ///
+    /// // A public edge: callers cannot force sampling.
+    /// let layer = HttpServerLayer::new().trust_policy(TrustPolicy::OwnSampling);
+    /// ```
+    pub fn trust_policy(mut self, policy: TrustPolicy) -> Self {
+        self.config_mut().trust = policy;
+        self
+    }
+
+    /// Sends a header that lets the caller find the trace (off by default).
+    ///
+    /// ```
+    /// use tracewire_http::server::{HttpServerLayer, ResponseHeader};
+    ///
+    /// let layer = HttpServerLayer::new().response_header(ResponseHeader::TraceResponse);
+    /// let layer = HttpServerLayer::new()
+    ///     .response_header(ResponseHeader::TraceId(http::HeaderName::from_static("x-trace-id")));
+    /// ```
+    pub fn response_header(mut self, header: ResponseHeader) -> Self {
+        self.config_mut().response_header = Some(header);
+        self
+    }
+
+    /// Proxies whose `Forwarded`/`X-Forwarded-*` headers are believed for `client.address`,
+    /// `url.scheme` and `server.address` (by default none are: those headers are ignored).
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().trusted_proxies(["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.config_mut().trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Query parameters whose values are redacted in `url.query`, beyond the built-in list
+    /// (`sig`, `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`,
+    /// `X-Goog-Signature`, …).
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().redact_query_params(["token", "api_key"]);
+    /// ```
+    pub fn redact_query_params<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config_mut().sensitive_query_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Records these request headers as `http.request.header.<name>` (off by default).
+    /// `authorization`, `cookie`, `set-cookie` and `proxy-authorization` are always recorded
+    /// as `REDACTED`.
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().capture_request_headers(["x-request-id", "authorization"]);
+    /// ```
+    pub fn capture_request_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config_mut().request_headers = header_names(names);
+        self
+    }
+
+    /// Records these response headers as `http.response.header.<name>` (off by default), with
+    /// the same redaction as [`capture_request_headers`](Self::capture_request_headers).
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().capture_response_headers(["content-type"]);
+    /// ```
+    pub fn capture_response_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config_mut().response_headers = header_names(names);
+        self
+    }
+
+    /// Makes the span of a sampled request (see [`MakeSpan`](crate::hooks::MakeSpan)).
+    pub fn make_span_with<M2>(self, make_span: M2) -> HttpServerLayer<M2, R, F> {
+        HttpServerLayer {
+            config: self.config,
+            make_span,
+            on_response: self.on_response,
+            filter: self.filter,
+        }
+    }
+
+    /// Runs when the response headers are ready (see [`OnResponse`](crate::hooks::OnResponse)).
+    pub fn on_response<R2>(self, on_response: R2) -> HttpServerLayer<M, R2, F> {
+        HttpServerLayer {
+            config: self.config,
+            make_span: self.make_span,
+            on_response,
+            filter: self.filter,
+        }
+    }
+
+    /// Traces only the requests `filter` accepts (see [`Filter`](crate::filter::Filter)).
+    pub fn filter<F2>(self, filter: F2) -> HttpServerLayer<M, R, F2> {
+        HttpServerLayer {
+            config: self.config,
+            make_span: self.make_span,
+            on_response: self.on_response,
+            filter,
+        }
+    }
+}
+
+fn header_names<I, S>(names: I) -> Vec<http::HeaderName>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    names
+        .into_iter()
+        .filter_map(|n| {
+            http::HeaderName::from_bytes(n.as_ref().to_ascii_lowercase().as_bytes()).ok()
+        })
+        .collect()
+}
+
+/// Whether a captured header's value is replaced by `REDACTED`.
+pub(crate) fn is_sensitive_header(name: &http::HeaderName) -> bool {
+    SENSITIVE_HEADERS.contains(&name.as_str())
+}
+
+impl<S, M: Clone, R: Clone, F: Clone> Layer<S> for HttpServerLayer<M, R, F> {
+    type Service = HttpServer<S, M, R, F>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpServer {
+            inner,
+            config: self.config.clone(),
+            make_span: self.make_span.clone(),
+            on_response: self.on_response.clone(),
+            filter: self.filter.clone(),
+        }
+    }
+}
+
+impl<M, R, F> fmt::Debug for HttpServerLayer<M, R, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServerLayer")
+            .field("config", &self.config)
+            .field("make_span", &std::any::type_name::<M>())
+            .field("on_response", &std::any::type_name::<R>())
+            .field("filter", &std::any::type_name::<F>())
+            .finish()
+    }
+}

@@ -1,0 +1,444 @@
+//! The HTTP server layer: one SERVER span per request, context in, semantic conventions out.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use tracewire_http::server::HttpServerLayer;
+//!
+//! async fn get_user() -> &'static str { "alice" }
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(get_user))
+//!     .layer(HttpServerLayer::new());
+//! ```
+//!
+//! It also wraps any hyper service, through `tower::ServiceBuilder`:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response};
+//! use tower::ServiceBuilder;
+//! use tracewire_http::server::HttpServerLayer;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(HttpServerLayer::new())
+//!     .service_fn(|_req: Request<hyper::body::Incoming>| async {
+//!         Ok::<_, Infallible>(Response::new(String::from("hello")))
+//!     });
+//! // serve it with hyper-util's `TowerToHyperService`.
+//! # let _ = service;
+//! ```
+//!
+//! # What happens per request
+//!
+//! 1. The incoming context is extracted with the layer's [`Propagator`] (W3C trace context and
+//!    baggage by default): a strict, allocation-free parse.
+//! 2. The [trust policy](TrustPolicy) decides what to do with it, and the layer's
+//!    [sampler](HttpServerLayer::sampler) decides whether the request is sampled, **before any
+//!    span exists**.
+//! 3. A sampled request gets a `tracing` span ([`MakeSpan`](crate::hooks::MakeSpan)) whose
+//!    parent is the incoming context; `tracing-opentelemetry` turns it into the OpenTelemetry
+//!    SERVER span. It is entered while the handler runs (so logs carry it) and ends when the
+//!    response body has been sent completely, or is dropped early (recorded as the event
+//!    `http.response.body.dropped`).
+//! 4. An unsampled request gets no span at all: the layer carries an OpenTelemetry `Context`
+//!    with a new span id and the unsampled flag, attached while the handler runs, so calls made
+//!    by the handler continue the trace as unsampled. This is what keeps an unsampled request
+//!    cheap: building a bridged `tracing` span costs microseconds, the context costs tens of
+//!    nanoseconds.
+//!
+//! In both cases the handler finds the `Context` in the request extensions and as
+//! `opentelemetry::Context::current()`. For log lines that carry trace and span ids in both
+//! cases, use the `fmt` feature's formatter (see [`crate::fmt`] when enabled).
+//!
+//! # Sampling
+//!
+//! The layer decides with its own sampler (any `opentelemetry_sdk` `ShouldSample`, default
+//! `ParentBased(AlwaysOn)`, as the SDK's) because a span that is never created costs nothing.
+//! The tracer provider's sampler still runs when the bridged span starts; keep it
+//! `ParentBased(AlwaysOn)` (the SDK default) and put ratio or rule sampling on the layer, so
+//! the two agree.
+
+mod body;
+mod future;
+mod layer;
+mod service;
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+
+use http::Request;
+use opentelemetry::{KeyValue, Value};
+use tracing::Span;
+
+pub use self::body::ResponseBody;
+pub use self::future::ResponseFuture;
+pub use self::layer::HttpServerLayer;
+pub use self::service::HttpServer;
+pub use crate::filter::{Filter, SkipHealthChecks, TraceAll};
+pub use crate::hooks::{DefaultMakeSpan, MakeSpan, OnResponse};
+pub use tracewire_propagation::Propagator;
+
+use crate::semconv;
+
+/// What to do with an incoming trace context.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrustPolicy {
+    /// Continue the caller's trace and follow its sampling decision (the default, for
+    /// internal services).
+    #[default]
+    Trust,
+    /// Start a new trace, with a link to the caller's span: for a public edge whose callers
+    /// are not part of your system.
+    NewRoot,
+    /// Continue the caller's trace ids but make our own sampling decision, so a caller cannot
+    /// force sampling (or turn it off).
+    OwnSampling,
+}
+
+/// An opt-in response header that lets a caller find the trace. Baggage and tracestate are
+/// never echoed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseHeader {
+    /// W3C Trace Context Level 2 `traceresponse: 00-{trace-id}-{span-id}-{flags}`, with the
+    /// server span's id.
+    TraceResponse,
+    /// The trace id alone, in a header of your choice (`x-trace-id`, say).
+    TraceId(http::HeaderName),
+}
+
+/// The peer address of a connection, for servers that are not axum: insert it into the
+/// request extensions (axum's `ConnectInfo<SocketAddr>` is read with the `axum` feature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The semantic-convention values of a request, computed once, for span creation and sampling.
+#[derive(Debug)]
+pub struct RequestInfo<'a> {
+    name: Cow<'a, str>,
+    method: &'static str,
+    method_original: Option<&'a str>,
+    route: Option<&'a str>,
+    path: &'a str,
+    query: Option<Cow<'a, str>>,
+    scheme: &'a str,
+    server_address: Option<&'a str>,
+    server_port: Option<u16>,
+    client_address: Option<Cow<'a, str>>,
+    peer: Option<SocketAddr>,
+    user_agent: Option<&'a str>,
+    protocol_version: Option<&'static str>,
+}
+
+impl<'a> RequestInfo<'a> {
+    pub(crate) fn new<B>(
+        request: &'a Request<B>,
+        trusted_proxies: &[IpAddr],
+        sensitive_query_keys: &[String],
+    ) -> Self {
+        let (method, method_original) = semconv::method(request.method());
+        let route = route(request);
+        let name_method = semconv::name_method(request.method());
+        let name = match route {
+            Some(route) => Cow::Owned(format!("{name_method} {route}")),
+            None => Cow::Borrowed(name_method),
+        };
+        let headers = request.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let peer = peer(request);
+        let trusted = peer.is_some_and(|p| trusted_proxies.contains(&p.ip()));
+        let forwarded = if trusted { header("forwarded") } else { None };
+        let forwarded_param = |key: &str| forwarded.and_then(|f| forwarded_value(f, key));
+
+        let scheme = forwarded_param("proto")
+            .or_else(|| trusted.then(|| header("x-forwarded-proto")).flatten())
+            .or_else(|| request.uri().scheme_str())
+            .unwrap_or("http");
+        let host = forwarded_param("host")
+            .or_else(|| trusted.then(|| header("x-forwarded-host")).flatten())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()))
+            .or_else(|| header("host"));
+        let (server_address, server_port) = match host {
+            Some(h) => {
+                let (a, p) = semconv::host_and_port(h);
+                (Some(a), p.or_else(|| request.uri().port_u16()))
+            }
+            None => (None, None),
+        };
+        let client_address = if trusted {
+            forwarded_for(forwarded, header("x-forwarded-for"), trusted_proxies)
+        } else {
+            None
+        }
+        .or_else(|| peer.map(|p| Cow::Owned(p.ip().to_string())));
+
+        Self {
+            name,
+            method,
+            method_original,
+            route,
+            path: request.uri().path(),
+            query: request
+                .uri()
+                .query()
+                .map(|q| semconv::redact_query(q, sensitive_query_keys)),
+            scheme,
+            server_address,
+            server_port,
+            client_address,
+            peer,
+            user_agent: header("user-agent"),
+            protocol_version: semconv::protocol_version(request.version()),
+        }
+    }
+
+    /// The span name: `{method} {http.route}`, `{method}` without a route, `HTTP` for unknown
+    /// methods.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `http.request.method` (`_OTHER` for unknown methods).
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// `http.route`, when the framework provides one (axum's `MatchedPath`).
+    pub fn route(&self) -> Option<&str> {
+        self.route
+    }
+
+    /// `url.path`.
+    pub fn path(&self) -> &str {
+        self.path
+    }
+
+    /// `client.address`: the peer, or the original client behind a trusted proxy.
+    pub fn client_address(&self) -> Option<&str> {
+        self.client_address.as_deref()
+    }
+
+    /// The standard span: INFO level, target `tracewire::http::server`, with every attribute
+    /// known at the start and the fields the layer records later declared empty.
+    pub fn default_span(&self) -> Span {
+        tracing::info_span!(
+            target: "tracewire::http::server",
+            parent: None,
+            "HTTP request",
+            otel.name = %self.name,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = self.method,
+            http.request.method_original = self.method_original,
+            http.route = self.route,
+            http.response.status_code = tracing::field::Empty,
+            url.path = self.path,
+            url.query = self.query.as_deref(),
+            url.scheme = self.scheme,
+            server.address = self.server_address,
+            server.port = self.server_port.map(i64::from),
+            client.address = self.client_address.as_deref(),
+            network.peer.address = self.peer.map(|p| tracing::field::display(p.ip())),
+            network.peer.port = self.peer.map(|p| i64::from(p.port())),
+            network.protocol.version = self.protocol_version,
+            user_agent.original = self.user_agent,
+            error.type = tracing::field::Empty,
+        )
+    }
+
+    /// The attributes a sampler sees (those the conventions list as sampling-relevant).
+    pub fn sampling_attributes(&self) -> Vec<KeyValue> {
+        let mut attrs = Vec::with_capacity(8);
+        attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, self.method));
+        attrs.push(KeyValue::new(semconv::URL_PATH, self.path.to_owned()));
+        attrs.push(KeyValue::new(semconv::URL_SCHEME, self.scheme.to_owned()));
+        if let Some(route) = self.route {
+            attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
+        }
+        if let Some(address) = self.server_address {
+            attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
+        }
+        if let Some(port) = self.server_port {
+            attrs.push(KeyValue::new(
+                semconv::SERVER_PORT,
+                Value::I64(i64::from(port)),
+            ));
+        }
+        if let Some(client) = &self.client_address {
+            attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client.to_string()));
+        }
+        if let Some(ua) = self.user_agent {
+            attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, ua.to_owned()));
+        }
+        attrs
+    }
+}
+
+fn route<B>(request: &Request<B>) -> Option<&str> {
+    #[cfg(feature = "axum")]
+    {
+        request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str())
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = request;
+        None
+    }
+}
+
+fn peer<B>(request: &Request<B>) -> Option<SocketAddr> {
+    let ours = request.extensions().get::<PeerAddr>().map(|p| p.0);
+    #[cfg(feature = "axum")]
+    {
+        ours.or_else(|| {
+            request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0)
+        })
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        ours
+    }
+}
+
+/// A parameter of the last element of a `Forwarded` header (RFC 7239), unquoted.
+fn forwarded_value<'h>(forwarded: &'h str, key: &str) -> Option<&'h str> {
+    forwarded.rsplit(',').next()?.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(key)
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The original client behind trusted proxies: walking `Forwarded: for=` (or
+/// `X-Forwarded-For`) from the right, the first address that is not a trusted proxy.
+fn forwarded_for<'h>(
+    forwarded: Option<&'h str>,
+    x_forwarded_for: Option<&'h str>,
+    trusted: &[IpAddr],
+) -> Option<Cow<'h, str>> {
+    let candidates: Vec<&str> = match forwarded {
+        Some(f) => f
+            .split(',')
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| v.trim().trim_matches('"'))
+                })
+            })
+            .collect(),
+        None => x_forwarded_for?.split(',').map(str::trim).collect(),
+    };
+    let strip = |s: &'h str| -> &'h str {
+        // "[2001:db8::1]:443" -> 2001:db8::1, "192.0.2.1:80" -> 192.0.2.1
+        if let Some(rest) = s.strip_prefix('[') {
+            return rest.split(']').next().unwrap_or(rest);
+        }
+        match s.rsplit_once(':') {
+            Some((host, _)) if !host.contains(':') => host,
+            _ => s,
+        }
+    };
+    candidates
+        .into_iter()
+        .rev()
+        .map(strip)
+        .find(|addr| {
+            addr.parse::<IpAddr>()
+                .map_or(true, |ip| !trusted.contains(&ip))
+        })
+        .filter(|addr| !addr.is_empty())
+        .map(Cow::Borrowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_parsing() {
+        let trusted: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        assert_eq!(
+            forwarded_for(None, Some("203.0.113.7, 10.0.0.2"), &trusted).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            forwarded_for(None, Some("spoofed, 198.51.100.1, 10.0.0.2"), &trusted).as_deref(),
+            Some("198.51.100.1"),
+            "only the right-most untrusted entry is believed"
+        );
+        assert_eq!(
+            forwarded_for(
+                Some("for=\"[2001:db8::1]:443\";proto=https, for=10.0.0.1"),
+                None,
+                &trusted
+            )
+            .as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            forwarded_value("for=1.2.3.4;proto=https;host=example.com", "host"),
+            Some("example.com")
+        );
+        assert_eq!(
+            forwarded_value("for=1.2.3.4, for=5.6.7.8;proto=http", "proto"),
+            Some("http")
+        );
+    }
+
+    #[test]
+    fn names_and_attributes() {
+        let req = Request::builder()
+            .method("PURGE")
+            .uri("http://example.com:8080/a?sig=secret&x=1")
+            .header("user-agent", "test/1")
+            .body(())
+            .unwrap();
+        let info = RequestInfo::new(&req, &[], &[]);
+        assert_eq!(info.name(), "HTTP");
+        assert_eq!(info.method(), "_OTHER");
+        assert_eq!(info.method_original, Some("PURGE"));
+        assert_eq!(info.query.as_deref(), Some("sig=REDACTED&x=1"));
+        assert_eq!(info.server_address, Some("example.com"));
+        assert_eq!(info.server_port, Some(8080));
+        assert_eq!(info.scheme, "http");
+        let attrs = info.sampling_attributes();
+        assert!(
+            attrs
+                .iter()
+                .any(|kv| kv.key.as_str() == "server.port" && kv.value == Value::I64(8080))
+        );
+    }
+
+    #[test]
+    fn forwarded_headers_ignored_from_untrusted_peers() {
+        let mut req = Request::builder()
+            .uri("/")
+            .header("host", "internal:80")
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "public.example")
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(PeerAddr("192.0.2.9:5000".parse().unwrap()));
+        let info = RequestInfo::new(&req, &[], &[]);
+        assert_eq!(info.client_address(), Some("192.0.2.9"));
+        assert_eq!(info.scheme, "http");
+        assert_eq!(info.server_address, Some("internal"));
+        let trusted = ["192.0.2.9".parse().unwrap()];
+        let info = RequestInfo::new(&req, &trusted, &[]);
+        assert_eq!(info.client_address(), Some("203.0.113.7"));
+        assert_eq!(info.scheme, "https");
+        assert_eq!(info.server_address, Some("public.example"));
+    }
+}

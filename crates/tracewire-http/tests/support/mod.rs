@@ -1,0 +1,160 @@
+//! Shared test support: a scoped `tracing` subscriber bridged to an SDK tracer provider with
+//! an in-memory exporter, real servers on 127.0.0.1:0 and a real hyper client.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use tracing::subscriber::DefaultGuard;
+use tracing_subscriber::prelude::*;
+
+pub const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub const SPAN: &str = "00f067aa0ba902b7";
+
+pub fn traceparent(flags: &str) -> String {
+    format!("00-{TRACE}-{SPAN}-{flags}")
+}
+
+/// A tracer provider with an in-memory exporter, installed as this thread's subscriber.
+pub struct Telemetry {
+    pub exporter: InMemorySpanExporter,
+    pub provider: SdkTracerProvider,
+    pub logs: Arc<Mutex<Vec<u8>>>,
+    _guard: DefaultGuard,
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Telemetry {
+    pub fn install() -> Self {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(logs.clone());
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || writer.clone())
+                    .event_format(tracewire_http::fmt::TraceIdFormat::new(
+                        tracing_subscriber::fmt::format(),
+                    )),
+            );
+        let guard = tracing::subscriber::set_default(subscriber);
+        Self {
+            exporter,
+            provider,
+            logs,
+            _guard: guard,
+        }
+    }
+
+    pub fn spans(&self) -> Vec<SpanData> {
+        let _ = self.provider.force_flush();
+        self.exporter.get_finished_spans().unwrap()
+    }
+
+    /// Waits (bounded) until `n` spans were exported: a server span ends when its body has
+    /// been sent, a moment after the client has read it.
+    pub async fn wait_for(&self, n: usize) -> Vec<SpanData> {
+        for _ in 0..200 {
+            let spans = self.spans();
+            if spans.len() >= n {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.spans()
+    }
+
+    pub fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.logs.lock().unwrap()).into_owned()
+    }
+}
+
+/// Serves an axum router on 127.0.0.1:0 (with `ConnectInfo`); returns its address.
+pub async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+pub fn client() -> Client<HttpConnector, Empty<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Sends a GET with `headers`; returns the status, headers and body.
+pub async fn fetch(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> (Response<()>, String) {
+    let mut req = Request::get(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, http::HeaderValue::from_bytes(v).unwrap());
+    }
+    let resp = client()
+        .request(req.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (
+        Response::from_parts(parts, ()),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+pub fn attr_str(span: &SpanData, key: &str) -> Option<String> {
+    attr(span, key).map(|v| v.as_str().into_owned())
+}
+
+/// The traceparent the handler would send downstream, as the handler's response body.
+pub fn outgoing_traceparent() -> String {
+    let mut headers = HeaderMap::new();
+    tracewire_propagation::Propagator::new()
+        .inject_context(&opentelemetry::Context::current(), &mut headers);
+    headers
+        .get("traceparent")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
