@@ -48,5 +48,6 @@ pub mod filter;
 #[cfg(feature = "fmt")]
 pub mod fmt;
 pub mod hooks;
+mod sampling;
 pub mod semconv;
 pub mod server;

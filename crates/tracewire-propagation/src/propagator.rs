@@ -192,6 +192,14 @@ impl Extracted {
         self.fields.iter().find_map(|f| f.as_any().downcast_ref())
     }
 
+    /// Sets or clears the incoming parent's `sampled` flag: for a receiver that makes its own
+    /// sampling decision for the caller's trace.
+    pub fn set_parent_sampled(&mut self, sampled: bool) {
+        if let Some(p) = &mut self.parent {
+            *p = p.with_sampled(sampled);
+        }
+    }
+
     /// Drops the incoming parent (and its `tracestate` and debug flag), keeping baggage and
     /// fields: for a public edge that starts its own trace.
     pub fn forget_parent(&mut self) -> Option<TraceParent> {
@@ -204,10 +212,50 @@ impl Extracted {
     /// baggage (readable with opentelemetry's `BaggageExt`) and custom fields (readable with
     /// `cx.get::<T>()`).
     pub fn into_context(self, parent: &Context) -> Context {
+        self.build_context(parent, None)
+    }
+
+    /// Like [`into_context`](Self::into_context), but the context's span is `child`, a local
+    /// span of the incoming trace (same trace id, our own span id and flags) that records
+    /// nothing: what a server carries for a request it does not sample. One context is built
+    /// instead of two.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use opentelemetry::Context;
+    /// use opentelemetry::trace::TraceContextExt;
+    /// use tracewire_propagation::Propagator;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".parse().unwrap());
+    /// let extracted = Propagator::new().extract(&headers);
+    /// let child = extracted.parent().unwrap().with_new_span_id();
+    /// let cx = extracted.into_child_context(&Context::new(), child);
+    /// assert_eq!(cx.span().span_context().span_id(), child.span_id());
+    /// assert!(!cx.span().span_context().is_remote());
+    /// ```
+    pub fn into_child_context(self, parent: &Context, child: TraceParent) -> Context {
+        self.build_context(parent, Some(child))
+    }
+
+    fn build_context(mut self, parent: &Context, child: Option<TraceParent>) -> Context {
         let mut cx = parent.clone();
         let mut carried = Carried::default();
+        if let Some(child) = child {
+            if self.parent.is_some_and(|p| p.trace_id() != child.trace_id()) {
+                // A child of another trace: nothing of the incoming trace applies.
+                self.trace_state = TraceState::new();
+                self.debug = false;
+            }
+            self.parent = Some(child);
+        }
         if let Some(p) = &self.parent {
-            cx = cx.with_remote_span_context(p.to_span_context(self.trace_state.to_otel()));
+            let otel_state = self.trace_state.to_otel();
+            let span_context = match child {
+                Some(c) => SpanContext::new(c.trace_id(), c.span_id(), c.flags(), false, otel_state),
+                None => p.to_span_context(otel_state),
+            };
+            cx = cx.with_remote_span_context(span_context);
             if !self.trace_state.fits_otel() {
                 carried.trace_state = Some((p.trace_id(), self.trace_state));
             }

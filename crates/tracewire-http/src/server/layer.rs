@@ -3,6 +3,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use opentelemetry_sdk::trace::{Sampler, ShouldSample};
+
+use crate::sampling::Decider;
 use tower::Layer;
 use tracewire_propagation::Propagator;
 
@@ -21,7 +23,7 @@ pub(crate) enum PropagatorChoice {
 /// Settings shared by every request (behind one `Arc`).
 pub(crate) struct Config {
     pub(crate) propagator: PropagatorChoice,
-    pub(crate) sampler: Box<dyn ShouldSample>,
+    pub(crate) sampler: Decider,
     pub(crate) trust: TrustPolicy,
     pub(crate) response_header: Option<ResponseHeader>,
     pub(crate) trusted_proxies: Vec<IpAddr>,
@@ -49,7 +51,7 @@ impl Clone for Config {
     fn clone(&self) -> Self {
         Self {
             propagator: self.propagator.clone(),
-            sampler: self.sampler.box_clone(),
+            sampler: self.sampler.clone(),
             trust: self.trust,
             response_header: self.response_header.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
@@ -86,7 +88,7 @@ impl HttpServerLayer {
         Self {
             config: Arc::new(Config {
                 propagator: PropagatorChoice::Ours(Propagator::new()),
-                sampler: Box::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
+                sampler: Decider::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
                 trust: TrustPolicy::Trust,
                 response_header: None,
                 trusted_proxies: Vec::new(),
@@ -134,7 +136,9 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
     }
 
     /// Decides which requests are sampled, before any span is created (default
-    /// `ParentBased(AlwaysOn)`). Any `opentelemetry_sdk` sampler works.
+    /// `ParentBased(AlwaysOn)`). Any `opentelemetry_sdk` sampler works; the SDK's own
+    /// (`AlwaysOn`, `AlwaysOff`, `ParentBased`, `TraceIdRatioBased`) decide without building
+    /// the request's attributes, and `ParentBased` decides from the caller's flag alone.
     ///
     /// ```
     /// use opentelemetry_sdk::trace::Sampler;
@@ -145,7 +149,7 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
     ///     .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))));
     /// ```
     pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
-        self.config_mut().sampler = Box::new(sampler);
+        self.config_mut().sampler = Decider::new(sampler);
         self
     }
 

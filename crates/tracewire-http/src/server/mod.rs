@@ -116,7 +116,7 @@ pub struct PeerAddr(pub SocketAddr);
 /// The semantic-convention values of a request, computed once, for span creation and sampling.
 #[derive(Debug)]
 pub struct RequestInfo<'a> {
-    name: Cow<'a, str>,
+    name_method: &'static str,
     method: &'static str,
     method_original: Option<&'a str>,
     route: Option<&'a str>,
@@ -140,10 +140,6 @@ impl<'a> RequestInfo<'a> {
         let (method, method_original) = semconv::method(request.method());
         let route = route(request);
         let name_method = semconv::name_method(request.method());
-        let name = match route {
-            Some(route) => Cow::Owned(format!("{name_method} {route}")),
-            None => Cow::Borrowed(name_method),
-        };
         let headers = request.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let peer = peer(request);
@@ -174,7 +170,7 @@ impl<'a> RequestInfo<'a> {
         .or_else(|| peer.map(|p| Cow::Owned(p.ip().to_string())));
 
         Self {
-            name,
+            name_method,
             method,
             method_original,
             route,
@@ -194,9 +190,12 @@ impl<'a> RequestInfo<'a> {
     }
 
     /// The span name: `{method} {http.route}`, `{method}` without a route, `HTTP` for unknown
-    /// methods.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// methods (written out only when displayed).
+    pub fn name(&self) -> SpanName<'_> {
+        SpanName {
+            method: self.name_method,
+            route: self.route,
+        }
     }
 
     /// `http.request.method` (`_OTHER` for unknown methods).
@@ -226,7 +225,7 @@ impl<'a> RequestInfo<'a> {
             target: "tracewire::http::server",
             parent: None,
             "HTTP request",
-            otel.name = %self.name,
+            otel.name = %self.name(),
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             http.request.method = self.method,
@@ -272,6 +271,22 @@ impl<'a> RequestInfo<'a> {
             attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, ua.to_owned()));
         }
         attrs
+    }
+}
+
+/// A span name, `{method} {route}` or `{method}`, written out only when displayed.
+#[derive(Clone, Copy, Debug)]
+pub struct SpanName<'a> {
+    method: &'static str,
+    route: Option<&'a str>,
+}
+
+impl std::fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.route {
+            Some(route) => write!(f, "{} {route}", self.method),
+            None => f.write_str(self.method),
+        }
     }
 }
 
@@ -404,7 +419,7 @@ mod tests {
             .body(())
             .unwrap();
         let info = RequestInfo::new(&req, &[], &[]);
-        assert_eq!(info.name(), "HTTP");
+        assert_eq!(info.name().to_string(), "HTTP");
         assert_eq!(info.method(), "_OTHER");
         assert_eq!(info.method_original, Some("PURGE"));
         assert_eq!(info.query.as_deref(), Some("sig=REDACTED&x=1"));

@@ -8,8 +8,8 @@ use opentelemetry::Context;
 use opentelemetry::Value;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState};
-use opentelemetry_sdk::trace::SamplingDecision;
 use tower::Service;
+use tracewire_propagation::Extracted;
 use tracewire_propagation::carrier::HeaderExtractor;
 use tracewire_propagation::traceparent::{FLAG_RANDOM, TraceParent};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -19,6 +19,7 @@ use super::layer::{Config, PropagatorChoice, is_sensitive_header};
 use super::{RequestInfo, TrustPolicy};
 use crate::filter::Filter;
 use crate::hooks::{MakeSpan, OnResponse};
+use crate::sampling::Decider;
 use crate::semconv::REDACTED;
 
 /// The service made by [`HttpServerLayer`](super::HttpServerLayer).
@@ -43,31 +44,72 @@ impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
     }
 }
 
-/// The incoming parent and the context built from it.
-struct Incoming {
-    parent: Option<TraceParent>,
-    cx: Context,
+/// The incoming context, as our propagator or the global one gave it.
+enum Incoming {
+    Ours(Extracted),
+    Global {
+        cx: Context,
+        parent: Option<TraceParent>,
+    },
+}
+
+impl Incoming {
+    fn parent(&self) -> Option<TraceParent> {
+        match self {
+            Self::Ours(e) => e.parent().copied(),
+            Self::Global { parent, .. } => *parent,
+        }
+    }
+
+    /// For a receiver that decides sampling itself: the parent's flag becomes the decision.
+    fn set_parent_sampled(&mut self, sampled: bool) {
+        match self {
+            Self::Ours(e) => e.set_parent_sampled(sampled),
+            Self::Global { cx, parent } => {
+                if let Some(p) = parent {
+                    *p = p.with_sampled(sampled);
+                    let state = cx.span().span_context().trace_state().clone();
+                    *cx = cx.with_remote_span_context(p.to_span_context(state));
+                }
+            }
+        }
+    }
+
+    fn into_context(self) -> Context {
+        match self {
+            Self::Ours(e) => e.into_context(&Context::new()),
+            Self::Global { cx, .. } => cx,
+        }
+    }
+
+    /// A context whose span is `own`, a non-recording span of ours in the incoming trace.
+    fn into_child_context(self, own: TraceParent, state: Option<TraceState>) -> Context {
+        match (self, state) {
+            (Self::Ours(e), None) => e.into_child_context(&Context::new(), own),
+            (incoming, state) => {
+                let cx = incoming.into_context();
+                let state = state.unwrap_or_else(|| cx.span().span_context().trace_state().clone());
+                cx.with_remote_span_context(SpanContext::new(
+                    own.trace_id(),
+                    own.span_id(),
+                    own.flags(),
+                    false,
+                    state,
+                ))
+            }
+        }
+    }
 }
 
 impl Config {
     /// Extracts the incoming context. With `forget_parent` (a new root), the parent is
     /// returned apart, for a link, and left out of the context.
-    fn incoming(
-        &self,
-        headers: &http::HeaderMap,
-        forget_parent: bool,
-    ) -> (Incoming, Option<TraceParent>) {
+    fn incoming(&self, headers: &http::HeaderMap, forget_parent: bool) -> (Incoming, Option<TraceParent>) {
         match &self.propagator {
             PropagatorChoice::Ours(p) => {
                 let mut extracted = p.extract(headers);
-                let link = if forget_parent {
-                    extracted.forget_parent()
-                } else {
-                    None
-                };
-                let parent = extracted.parent().copied();
-                let cx = extracted.into_context(&Context::new());
-                (Incoming { parent, cx }, link)
+                let link = if forget_parent { extracted.forget_parent() } else { None };
+                (Incoming::Ours(extracted), link)
             }
             PropagatorChoice::Global => {
                 let cx = opentelemetry::global::get_text_map_propagator(|p| {
@@ -80,17 +122,13 @@ impl Config {
                         .baggage()
                         .iter()
                         .map(|(k, (v, m))| {
-                            opentelemetry::baggage::KeyValueMetadata::new(
-                                k.clone(),
-                                v.clone(),
-                                m.clone(),
-                            )
+                            opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
                         })
                         .collect();
                     let cx = Context::new().with_baggage(baggage);
-                    (Incoming { parent: None, cx }, parent)
+                    (Incoming::Global { cx, parent: None }, parent)
                 } else {
-                    (Incoming { parent, cx }, None)
+                    (Incoming::Global { cx, parent }, None)
                 }
             }
         }
@@ -117,72 +155,78 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let start = Instant::now();
         let config = &*self.config;
         let traced = self.filter.trace(&request);
-        let (incoming, link) = config.incoming(
+        let (mut incoming, link) = config.incoming(
             request.headers(),
             traced && config.trust == TrustPolicy::NewRoot,
         );
 
         if !traced {
             // No span, but the caller's context still reaches the handler's calls.
-            request.extensions_mut().insert(incoming.cx.clone());
+            let cx = incoming.into_context();
+            request.extensions_mut().insert(cx.clone());
             let future = {
-                let _guard = incoming.cx.clone().attach();
+                let _guard = cx.clone().attach();
                 self.inner.call(request)
             };
-            return ResponseFuture::unsampled(future, incoming.cx, None, config);
+            return ResponseFuture::unsampled(future, cx, None, config);
         }
 
-        let Incoming { parent, mut cx } = incoming;
-
-        let info = RequestInfo::new(
-            &request,
-            &config.trusted_proxies,
-            &config.sensitive_query_keys,
-        );
-        let root = TraceParent::new_root(false);
-        let trace_id = parent.map_or(root.trace_id(), |p| p.trace_id());
-        let own_decision = config.trust == TrustPolicy::OwnSampling || parent.is_none();
-        let result = config.sampler.should_sample(
-            (!own_decision).then_some(&cx),
-            trace_id,
-            info.name(),
-            &SpanKind::Server,
-            &info.sampling_attributes(),
-            &[],
-        );
-        let sampled = !matches!(result.decision, SamplingDecision::Drop);
-
-        if let (TrustPolicy::OwnSampling, Some(p)) = (config.trust, parent) {
+        // Decide before any span exists.
+        let parent = incoming.parent();
+        let decide_as_root = config.trust == TrustPolicy::OwnSampling || parent.is_none();
+        let decision_parent = if decide_as_root { None } else { parent };
+        let fresh = TraceParent::new_root(false);
+        let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
+        let mut info = None;
+        let decision = match config.sampler.quick(decision_parent.as_ref()) {
+            Some(sampled) => Decider::plain(sampled),
+            None => {
+                let needs_request = config.sampler.needs_request();
+                let info = info.insert(RequestInfo::new(
+                    &request,
+                    &config.trusted_proxies,
+                    &config.sensitive_query_keys,
+                ));
+                let parent_cx = decision_parent.map(|p| {
+                    Context::new().with_remote_span_context(p.to_span_context(TraceState::NONE))
+                });
+                let (name, attributes) = if needs_request {
+                    (info.name().to_string(), info.sampling_attributes())
+                } else {
+                    (String::new(), Vec::new())
+                };
+                config.sampler.decide(
+                    parent_cx.as_ref(),
+                    trace_id,
+                    &name,
+                    &SpanKind::Server,
+                    &attributes,
+                )
+            }
+        };
+        if config.trust == TrustPolicy::OwnSampling {
             // Our decision replaces the caller's flag, so the tracer provider's parent-based
             // sampler agrees with it.
-            let sc = cx.span().span_context().clone();
-            cx = cx.with_remote_span_context(SpanContext::new(
-                p.trace_id(),
-                p.span_id(),
-                sc.trace_flags().with_sampled(sampled),
-                true,
-                sc.trace_state().clone(),
-            ));
+            incoming.set_parent_sampled(decision.sampled);
         }
 
-        if sampled {
+        if decision.sampled {
+            let start = Instant::now();
+            let info = info.unwrap_or_else(|| {
+                RequestInfo::new(&request, &config.trusted_proxies, &config.sensitive_query_keys)
+            });
             let span = self.make_span.make_span(&request, &info);
-            let _ = span.set_parent(cx);
+            drop(info);
+            let _ = span.set_parent(incoming.into_context());
             if let Some(link) = link {
                 span.add_link(link.to_span_context(TraceState::NONE));
             }
-            for kv in result.attributes {
+            for kv in decision.attributes {
                 span.set_attribute(kv.key, kv.value);
             }
-            record_headers(
-                &span,
-                "http.request.header.",
-                &config.request_headers,
-                request.headers(),
-            );
+            record_headers(&span, "http.request.header.", &config.request_headers, request.headers());
             let span_cx = span.context();
             let own = TraceParent::from_span_context(span_cx.span().span_context());
             request.extensions_mut().insert(span_cx);
@@ -198,28 +242,18 @@ where
                 config,
             )
         } else {
-            // The unsampled path: no span, a context with our own span id.
+            // The unsampled path: no span, one context with our own span id.
+            drop(info);
             let flags = match parent {
                 Some(p) => p.flags().to_u8() & FLAG_RANDOM,
                 None => FLAG_RANDOM,
             };
-            let parent_sc = cx.span().span_context().clone();
-            let state = if result.trace_state == TraceState::NONE {
-                parent_sc.trace_state().clone()
-            } else {
-                result.trace_state
+            // `fresh` holds random ids: its span id is ours.
+            let own = TraceParent::new(trace_id, fresh.span_id(), TraceFlags::new(flags));
+            let cx = match own {
+                Some(own) => incoming.into_child_context(own, decision.trace_state),
+                None => incoming.into_context(),
             };
-            // `root` holds fresh random ids: its span id is ours.
-            let own = TraceParent::new(trace_id, root.span_id(), TraceFlags::new(flags));
-            if let Some(own) = own {
-                cx = cx.with_remote_span_context(SpanContext::new(
-                    own.trace_id(),
-                    own.span_id(),
-                    own.flags(),
-                    false,
-                    state,
-                ));
-            }
             request.extensions_mut().insert(cx.clone());
             let future = {
                 let _guard = cx.clone().attach();
