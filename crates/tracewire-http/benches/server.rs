@@ -13,9 +13,9 @@
 use std::alloc::System;
 use std::hint::black_box;
 
+use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum::Router;
 use criterion::{Criterion, criterion_group};
 use http::Request;
 use http_body_util::BodyExt;
@@ -76,6 +76,8 @@ fn variants() -> Vec<Variant> {
     let ours = || base().layer(HttpServerLayer::new());
     let ours_off = || base().layer(HttpServerLayer::new().sampler(Sampler::AlwaysOff));
     let tower_http = base().layer(tower_http::trace::TraceLayer::new_for_http());
+    // What axum charges for any layer: a layer that does nothing.
+    let passthrough = base().layer(tower::util::MapRequestLayer::new(|r: Request<Body>| r));
     let ato = || base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
     let v = |name, router, dispatch: &Dispatch, traceparent| Variant {
         name,
@@ -86,12 +88,28 @@ fn variants() -> Vec<Variant> {
     vec![
         v("none, no traceparent", base(), &on, false),
         v("none, traceparent", base(), &on, true),
-        v("tracewire unsampled, no traceparent", ours_off(), &off, false),
+        v("pass-through layer, traceparent", passthrough, &on, true),
+        v(
+            "tracewire unsampled, no traceparent",
+            ours_off(),
+            &off,
+            false,
+        ),
         v("tracewire unsampled, traceparent", ours_off(), &off, true),
         v("tracewire sampled, no traceparent", ours(), &on, false),
         v("tracewire sampled, traceparent", ours(), &on, true),
-        v("tower-http TraceLayer + otel bridge, sampled", tower_http, &on, false),
-        v("axum-tracing-opentelemetry, sampling off", ato(), &off, true),
+        v(
+            "tower-http TraceLayer + otel bridge, sampled",
+            tower_http,
+            &on,
+            false,
+        ),
+        v(
+            "axum-tracing-opentelemetry, sampling off",
+            ato(),
+            &off,
+            true,
+        ),
         v("axum-tracing-opentelemetry, sampled", ato(), &on, true),
     ]
 }
@@ -132,14 +150,18 @@ fn bench(c: &mut Criterion) {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let variants = variants();
     allocation_report(&variants, &rt);
     let mut g = c.benchmark_group("server");
     for v in &variants {
         let _guard = tracing::dispatcher::set_default(&v.dispatch);
         g.bench_function(v.name, |b| {
-            b.to_async(&rt).iter(|| one_request(&v.router, v.traceparent));
+            b.to_async(&rt)
+                .iter(|| one_request(&v.router, v.traceparent));
         });
     }
     g.finish();

@@ -136,9 +136,21 @@ mod tests {
         assert_eq!(pb.quick(Some(&parent(true))), Some(true));
         assert_eq!(pb.quick(Some(&parent(false))), Some(false));
         assert_eq!(pb.quick(None), None, "roots reach the inner sampler");
-        assert!(!pb.decide(None, TraceId::from_bytes([1; 16]), "x", &SpanKind::Server, &[]).sampled);
+        assert!(
+            !pb.decide(
+                None,
+                TraceId::from_bytes([1; 16]),
+                "x",
+                &SpanKind::Server,
+                &[]
+            )
+            .sampled
+        );
         assert_eq!(Decider::new(Sampler::AlwaysOn).quick(None), Some(true));
-        assert_eq!(Decider::new(Sampler::AlwaysOff).quick(Some(&parent(true))), Some(false));
+        assert_eq!(
+            Decider::new(Sampler::AlwaysOff).quick(Some(&parent(true))),
+            Some(false)
+        );
         let ratio = Decider::new(Sampler::TraceIdRatioBased(0.5));
         assert_eq!(ratio.quick(None), None);
         assert!(!ratio.needs_request());
@@ -153,7 +165,8 @@ mod tests {
             let p = parent(sampled);
             let cx = Context::new().with_remote_span_context(p.to_span_context(TraceState::NONE));
             use opentelemetry::trace::TraceContextExt;
-            let theirs = sdk.should_sample(Some(&cx), p.trace_id(), "x", &SpanKind::Server, &[], &[]);
+            let theirs =
+                sdk.should_sample(Some(&cx), p.trace_id(), "x", &SpanKind::Server, &[], &[]);
             assert_eq!(
                 ours.quick(Some(&p)),
                 Some(!matches!(theirs.decision, SamplingDecision::Drop))

@@ -123,17 +123,27 @@ impl std::error::Error for PropagatorError {}
 
 /// What a [`Propagator`] read from a carrier, before it becomes an OpenTelemetry `Context`.
 ///
-/// Cheap when there is nothing but a `traceparent`: no heap allocation. Decide what to do
-/// (sample or not, trust or not) from it, then call [`into_context`](Self::into_context).
+/// Cheap when there is nothing but a `traceparent`: no heap allocation, and small enough to
+/// move around freely. Decide what to do (sample or not, trust or not) from it, then call
+/// [`into_context`](Self::into_context).
 #[derive(Debug, Default)]
 pub struct Extracted {
     parent: Option<TraceParent>,
-    trace_state: TraceState,
-    baggage: Baggage,
     debug: bool,
     deny: bool,
+    /// Everything beyond the parent, boxed: most requests have none of it.
+    rest: Option<Box<Rest>>,
+}
+
+#[derive(Debug, Default)]
+struct Rest {
+    trace_state: TraceState,
+    baggage: Baggage,
     fields: Vec<Box<dyn FieldValue>>,
 }
+
+static NO_TRACE_STATE: TraceState = TraceState::new();
+static NO_BAGGAGE: Baggage = Baggage::new();
 
 /// What the propagators carry in a `Context` beside opentelemetry's own values, in one entry
 /// (each `Context::with_value` copies the context's map).
@@ -152,6 +162,28 @@ struct Carried {
 }
 
 impl Extracted {
+    fn rest_mut(&mut self) -> &mut Rest {
+        self.rest.get_or_insert_with(Box::default)
+    }
+
+    fn set_trace_state(&mut self, state: TraceState) {
+        if !state.is_empty() || self.rest.is_some() {
+            self.rest_mut().trace_state = state;
+        }
+    }
+
+    fn add_baggage(&mut self, baggage: Baggage, limits: BaggageLimits) {
+        if baggage.is_empty() {
+            return;
+        }
+        let rest = self.rest_mut();
+        if rest.baggage.is_empty() {
+            rest.baggage = baggage;
+        } else {
+            rest.baggage.extend_within(&baggage, limits);
+        }
+    }
+
     /// The incoming parent, if a format yielded a valid one.
     pub fn parent(&self) -> Option<&TraceParent> {
         self.parent.as_ref()
@@ -162,19 +194,21 @@ impl Extracted {
     #[inline]
     pub fn span_context(&self) -> SpanContext {
         match &self.parent {
-            Some(p) => p.to_span_context(self.trace_state.to_otel()),
+            Some(p) => p.to_span_context(self.trace_state().to_otel()),
             None => SpanContext::empty_context(),
         }
     }
 
     /// The incoming `tracestate` (empty when there is none, or when it was invalid).
     pub fn trace_state(&self) -> &TraceState {
-        &self.trace_state
+        self.rest
+            .as_ref()
+            .map_or(&NO_TRACE_STATE, |r| &r.trace_state)
     }
 
     /// The incoming baggage, from every format that carries it.
     pub fn baggage(&self) -> &Baggage {
-        &self.baggage
+        self.rest.as_ref().map_or(&NO_BAGGAGE, |r| &r.baggage)
     }
 
     /// Whether the caller asked for debug (B3 `d` or `X-B3-Flags: 1`, Jaeger flag `0x02`).
@@ -189,7 +223,11 @@ impl Extracted {
 
     /// The value of a custom field, by type.
     pub fn field<T: 'static>(&self) -> Option<&T> {
-        self.fields.iter().find_map(|f| f.as_any().downcast_ref())
+        self.rest
+            .as_ref()?
+            .fields
+            .iter()
+            .find_map(|f| f.as_any().downcast_ref())
     }
 
     /// Sets or clears the incoming parent's `sampled` flag: for a receiver that makes its own
@@ -203,7 +241,9 @@ impl Extracted {
     /// Drops the incoming parent (and its `tracestate` and debug flag), keeping baggage and
     /// fields: for a public edge that starts its own trace.
     pub fn forget_parent(&mut self) -> Option<TraceParent> {
-        self.trace_state = TraceState::new();
+        if let Some(rest) = &mut self.rest {
+            rest.trace_state = TraceState::new();
+        }
         self.debug = false;
         self.parent.take()
     }
@@ -241,23 +281,33 @@ impl Extracted {
     fn build_context(mut self, parent: &Context, child: Option<TraceParent>) -> Context {
         let mut cx = parent.clone();
         let mut carried = Carried::default();
+        let Rest {
+            mut trace_state,
+            baggage,
+            fields,
+        } = self.rest.map(|r| *r).unwrap_or_default();
         if let Some(child) = child {
-            if self.parent.is_some_and(|p| p.trace_id() != child.trace_id()) {
+            if self
+                .parent
+                .is_some_and(|p| p.trace_id() != child.trace_id())
+            {
                 // A child of another trace: nothing of the incoming trace applies.
-                self.trace_state = TraceState::new();
+                trace_state = TraceState::new();
                 self.debug = false;
             }
             self.parent = Some(child);
         }
         if let Some(p) = &self.parent {
-            let otel_state = self.trace_state.to_otel();
+            let otel_state = trace_state.to_otel();
             let span_context = match child {
-                Some(c) => SpanContext::new(c.trace_id(), c.span_id(), c.flags(), false, otel_state),
+                Some(c) => {
+                    SpanContext::new(c.trace_id(), c.span_id(), c.flags(), false, otel_state)
+                }
                 None => p.to_span_context(otel_state),
             };
             cx = cx.with_remote_span_context(span_context);
-            if !self.trace_state.fits_otel() {
-                carried.trace_state = Some((p.trace_id(), self.trace_state));
+            if !trace_state.fits_otel() {
+                carried.trace_state = Some((p.trace_id(), trace_state));
             }
             if self.debug {
                 carried.debug = Some(p.trace_id());
@@ -265,9 +315,9 @@ impl Extracted {
         } else {
             carried.deny = self.deny;
         }
-        if !self.baggage.is_empty() {
-            let otel = self.baggage.to_otel();
-            carried.baggage = Some((self.baggage, crate::baggage::otel_fingerprint(&otel)));
+        if !baggage.is_empty() {
+            let otel = baggage.to_otel();
+            carried.baggage = Some((baggage, crate::baggage::otel_fingerprint(&otel)));
             cx = cx.with_baggage(otel);
         }
         if carried.trace_state.is_some()
@@ -277,7 +327,7 @@ impl Extracted {
         {
             cx = cx.with_value(carried);
         }
-        for field in self.fields {
+        for field in fields {
             cx = field.attach(cx);
         }
         cx
@@ -573,7 +623,7 @@ impl Propagator {
                         && let Ok(p) = traceparent_of(traceparent)
                     {
                         out.parent = Some(p);
-                        out.trace_state = match tracestate {
+                        let state = match tracestate {
                             Probe { first: None, .. } => Ok(TraceState::new()),
                             Probe {
                                 first: Some(one),
@@ -584,6 +634,7 @@ impl Propagator {
                             }
                         }
                         .unwrap_or_default();
+                        out.set_trace_state(state);
                     }
                 }
                 Format::Baggage => {
@@ -597,11 +648,7 @@ impl Propagator {
                             Baggage::parse_fields(carrier.get_all_values(&BAGGAGE), limits)
                         }
                     };
-                    if out.baggage.is_empty() {
-                        out.baggage = parsed;
-                    } else {
-                        out.baggage.extend_within(&parsed, limits);
-                    }
+                    out.add_baggage(parsed, limits);
                 }
                 Format::B3 | Format::B3Multi | Format::B3With(_) => {
                     if out.parent.is_none() && !out.deny {
@@ -622,7 +669,9 @@ impl Propagator {
                         out.parent = Some(parent);
                         out.debug = debug;
                     }
-                    jaeger::extract_baggage(carrier, &mut out.baggage, limits);
+                    let mut bag = Baggage::new();
+                    jaeger::extract_baggage(carrier, &mut bag, limits);
+                    out.add_baggage(bag, limits);
                 }
                 Format::Custom(p) => {
                     // Reached through opentelemetry's Context; merge what it found.
@@ -632,21 +681,18 @@ impl Propagator {
                     let sc = span.span_context();
                     if out.parent.is_none() && sc.is_valid() {
                         out.parent = TraceParent::from_span_context(sc);
-                        out.trace_state = TraceState::from_otel(sc.trace_state());
+                        out.set_trace_state(TraceState::from_otel(sc.trace_state()));
                     }
-                    out.baggage
-                        .extend_within(&Baggage::from_otel(cx.baggage(), limits), limits);
+                    out.add_baggage(Baggage::from_otel(cx.baggage(), limits), limits);
                 }
             }
         }
         if out.parent.is_some() {
             out.deny = false;
         }
-        if !self.inner.fields.is_empty() {
-            for field in &self.inner.fields {
-                if let Some(v) = field.extract(carrier, &out.baggage) {
-                    out.fields.push(v);
-                }
+        for field in &self.inner.fields {
+            if let Some(v) = field.extract(carrier, out.baggage()) {
+                out.rest_mut().fields.push(v);
             }
         }
         out

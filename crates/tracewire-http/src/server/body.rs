@@ -11,8 +11,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use super::future::record_error;
 
 pub(crate) enum State {
-    /// The span ends when the body does.
+    /// The span ends when the body does, and is entered while the body is produced.
     Sampled(Span),
+    /// The span ends when the body does; the body is already produced (its size is known),
+    /// so polling it runs no code of the application and needs no entered span.
+    SampledReady(Span),
     /// The context stays current while the body is produced.
     Unsampled(Context),
     Done,
@@ -31,7 +34,9 @@ pin_project! {
     impl<B> PinnedDrop for ResponseBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let State::Sampled(span) = std::mem::replace(this.state, State::Done) {
+            if let State::Sampled(span) | State::SampledReady(span) =
+                std::mem::replace(this.state, State::Done)
+            {
                 // A body that was never polled to its end: a client that went away, or a
                 // server that stopped sending.
                 span.add_event("http.response.body.dropped", Vec::new());
@@ -43,10 +48,12 @@ pin_project! {
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(inner: B, state: State) -> Self {
         // An empty body may never be polled: it is complete already.
-        let state = if inner.is_end_stream() {
-            State::Done
-        } else {
-            state
+        let state = match state {
+            _ if inner.is_end_stream() => State::Done,
+            State::Sampled(span) if inner.size_hint().exact().is_some() => {
+                State::SampledReady(span)
+            }
+            state => state,
         };
         Self { inner, state }
     }
@@ -74,12 +81,12 @@ where
                 let _guard = otel_cx.clone().attach();
                 this.inner.as_mut().poll_frame(cx)
             }
-            State::Done => this.inner.as_mut().poll_frame(cx),
+            State::SampledReady(_) | State::Done => this.inner.as_mut().poll_frame(cx),
         };
         let finished = match &result {
             Poll::Ready(None) => true,
             Poll::Ready(Some(Err(error))) => {
-                if let State::Sampled(span) = &this.state {
+                if let State::Sampled(span) | State::SampledReady(span) = &this.state {
                     record_error(span, "body", error);
                 }
                 true

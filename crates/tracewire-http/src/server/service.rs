@@ -104,11 +104,19 @@ impl Incoming {
 impl Config {
     /// Extracts the incoming context. With `forget_parent` (a new root), the parent is
     /// returned apart, for a link, and left out of the context.
-    fn incoming(&self, headers: &http::HeaderMap, forget_parent: bool) -> (Incoming, Option<TraceParent>) {
+    fn incoming(
+        &self,
+        headers: &http::HeaderMap,
+        forget_parent: bool,
+    ) -> (Incoming, Option<TraceParent>) {
         match &self.propagator {
             PropagatorChoice::Ours(p) => {
                 let mut extracted = p.extract(headers);
-                let link = if forget_parent { extracted.forget_parent() } else { None };
+                let link = if forget_parent {
+                    extracted.forget_parent()
+                } else {
+                    None
+                };
                 (Incoming::Ours(extracted), link)
             }
             PropagatorChoice::Global => {
@@ -122,7 +130,11 @@ impl Config {
                         .baggage()
                         .iter()
                         .map(|(k, (v, m))| {
-                            opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
+                            opentelemetry::baggage::KeyValueMetadata::new(
+                                k.clone(),
+                                v.clone(),
+                                m.clone(),
+                            )
                         })
                         .collect();
                     let cx = Context::new().with_baggage(baggage);
@@ -215,7 +227,11 @@ where
         if decision.sampled {
             let start = Instant::now();
             let info = info.unwrap_or_else(|| {
-                RequestInfo::new(&request, &config.trusted_proxies, &config.sensitive_query_keys)
+                RequestInfo::new(
+                    &request,
+                    &config.trusted_proxies,
+                    &config.sensitive_query_keys,
+                )
             });
             let span = self.make_span.make_span(&request, &info);
             drop(info);
@@ -226,7 +242,12 @@ where
             for kv in decision.attributes {
                 span.set_attribute(kv.key, kv.value);
             }
-            record_headers(&span, "http.request.header.", &config.request_headers, request.headers());
+            record_headers(
+                &span,
+                "http.request.header.",
+                &config.request_headers,
+                request.headers(),
+            );
             let span_cx = span.context();
             let own = TraceParent::from_span_context(span_cx.span().span_context());
             request.extensions_mut().insert(span_cx);
