@@ -4,7 +4,9 @@
 //! axum-tracing-opentelemetry's `OtelAxumLayer` at the same settings.
 //!
 //! Sampled variants run under a tracer provider with `AlwaysOn` and a simple processor
-//! feeding a no-op exporter (the cost of export itself is not the middleware's); unsampled
+//! feeding a no-op exporter (the cost of export itself is not the middleware's): our layer in
+//! its default mode (a bridged `tracing` span) and in its direct mode (`tracer_provider`, a
+//! span made with the provider's tracer); unsampled
 //! variants under `AlwaysOff`, with our layer's sampler `AlwaysOff` too. Both subscribers are
 //! `tracing_subscriber::registry()` with `tracing-opentelemetry`'s layer only.
 //!
@@ -69,10 +71,9 @@ struct Variant {
 }
 
 fn variants() -> Vec<Variant> {
-    let (on, _p1) = dispatch(Sampler::AlwaysOn);
-    let (off, _p2) = dispatch(Sampler::AlwaysOff);
-    // Providers stay alive through their tracers inside the subscribers.
-    std::mem::forget((_p1, _p2));
+    let (on, on_provider) = dispatch(Sampler::AlwaysOn);
+    let (off, _off_provider) = dispatch(Sampler::AlwaysOff);
+    let direct = || base().layer(HttpServerLayer::new().tracer_provider(&on_provider));
     let ours = || base().layer(HttpServerLayer::new());
     let ours_off = || base().layer(HttpServerLayer::new().sampler(Sampler::AlwaysOff));
     let tower_http = base().layer(tower_http::trace::TraceLayer::new_for_http());
@@ -98,6 +99,13 @@ fn variants() -> Vec<Variant> {
         v("tracewire unsampled, traceparent", ours_off(), &off, true),
         v("tracewire sampled, no traceparent", ours(), &on, false),
         v("tracewire sampled, traceparent", ours(), &on, true),
+        v(
+            "tracewire sampled direct, no traceparent",
+            direct(),
+            &on,
+            false,
+        ),
+        v("tracewire sampled direct, traceparent", direct(), &on, true),
         v(
             "tower-http TraceLayer + otel bridge, sampled",
             tower_http,

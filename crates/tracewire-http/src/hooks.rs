@@ -1,15 +1,70 @@
 //! Hooks that customise the spans, in the style of tower-http's `trace` module: traits with a
 //! default implementation, a blanket implementation for closures, and `()` as the no-op.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::{Request, Response};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TraceContextExt;
 use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::server::RequestInfo;
 
+/// The span of a sampled request, as the hooks see it: a `tracing` span bridged to
+/// OpenTelemetry (the default), or an OpenTelemetry span made directly with a tracer (see
+/// [`HttpServerLayer::tracer_provider`](crate::server::HttpServerLayer::tracer_provider)).
+/// The same calls work for both.
+#[derive(Debug)]
+pub struct RequestSpan<'a>(SpanRef<'a>);
+
+#[derive(Debug)]
+enum SpanRef<'a> {
+    Tracing(&'a Span),
+    Otel(&'a opentelemetry::Context),
+}
+
+impl<'a> RequestSpan<'a> {
+    pub(crate) fn tracing(span: &'a Span) -> Self {
+        Self(SpanRef::Tracing(span))
+    }
+
+    pub(crate) fn otel(cx: &'a opentelemetry::Context) -> Self {
+        Self(SpanRef::Otel(cx))
+    }
+
+    /// Sets an attribute (`user.id`, say).
+    pub fn set_attribute(&self, attribute: KeyValue) {
+        match &self.0 {
+            SpanRef::Tracing(span) => span.set_attribute(attribute.key, attribute.value),
+            SpanRef::Otel(cx) => cx.span().set_attribute(attribute),
+        }
+    }
+
+    /// Renames the span.
+    pub fn set_name(&self, name: impl Into<Cow<'static, str>>) {
+        let name = name.into();
+        match &self.0 {
+            SpanRef::Tracing(span) => {
+                span.record("otel.name", name.as_ref());
+            }
+            SpanRef::Otel(cx) => cx.span().update_name(name),
+        }
+    }
+
+    /// The `tracing` span, in the default (bridged) mode.
+    pub fn tracing_span(&self) -> Option<&'a Span> {
+        match self.0 {
+            SpanRef::Tracing(span) => Some(span),
+            SpanRef::Otel(_) => None,
+        }
+    }
+}
+
 /// Creates the `tracing` span of a sampled request. Runs once per sampled request, before the
-/// inner service is called; unsampled and filtered requests get no span.
+/// inner service is called; unsampled and filtered requests get no span, and neither do
+/// requests in the direct mode ([`HttpServerLayer::tracer_provider`](crate::server::HttpServerLayer::tracer_provider)).
 ///
 /// The span must declare the fields the layer records later (`http.response.status_code`,
 /// `error.type`, `otel.status_code`) for them to be exported; starting from
@@ -52,40 +107,44 @@ where
 }
 
 /// Runs when the response headers are ready, for sampled requests: add attributes from the
-/// response (`user.id` set by the handler in an extension, say). `latency` is the time from
-/// the request to the response headers; the span itself lasts until the body ends.
+/// response (`user.id` set by the handler in an extension, say) or rename the span. `latency`
+/// is the time from the request to the response headers; the span itself lasts until the
+/// body ends.
 ///
 /// ```
 /// use std::time::Duration;
 /// use http::Response;
+/// use opentelemetry::KeyValue;
+/// use tracewire_http::hooks::RequestSpan;
 /// use tracewire_http::server::HttpServerLayer;
-/// use tracing_opentelemetry::OpenTelemetrySpanExt;
 ///
 /// #[derive(Clone)]
 /// struct UserId(String);
 ///
-/// let layer = HttpServerLayer::new().on_response(|response: &Response<axum::body::Body>, _latency: Duration, span: &tracing::Span| {
-///     if let Some(user) = response.extensions().get::<UserId>() {
-///         span.set_attribute("user.id", user.0.clone());
-///     }
-/// });
+/// let layer = HttpServerLayer::new().on_response(
+///     |response: &Response<axum::body::Body>, _latency: Duration, span: &RequestSpan<'_>| {
+///         if let Some(user) = response.extensions().get::<UserId>() {
+///             span.set_attribute(KeyValue::new("user.id", user.0.clone()));
+///         }
+///     },
+/// );
 /// # let _ = layer;
 /// ```
 pub trait OnResponse<B> {
     /// Called with the response, its latency and the span.
-    fn on_response(&mut self, response: &Response<B>, latency: Duration, span: &Span);
+    fn on_response(&mut self, response: &Response<B>, latency: Duration, span: &RequestSpan<'_>);
 }
 
 impl<B> OnResponse<B> for () {
     #[inline]
-    fn on_response(&mut self, _: &Response<B>, _: Duration, _: &Span) {}
+    fn on_response(&mut self, _: &Response<B>, _: Duration, _: &RequestSpan<'_>) {}
 }
 
 impl<B, F> OnResponse<B> for F
 where
-    F: FnMut(&Response<B>, Duration, &Span),
+    F: FnMut(&Response<B>, Duration, &RequestSpan<'_>),
 {
-    fn on_response(&mut self, response: &Response<B>, latency: Duration, span: &Span) {
+    fn on_response(&mut self, response: &Response<B>, latency: Duration, span: &RequestSpan<'_>) {
         self(response, latency, span);
     }
 }

@@ -34,6 +34,7 @@
 //! |---|---|---|
 //! | `axum` | span names from axum's `MatchedPath` (`GET /users/{id}`), `client.address` from `ConnectInfo` | no |
 //! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids | no |
+//! | `events` | a `tracing-subscriber` layer that records log events on spans made directly with a tracer (the server layer's direct mode) | no |
 //!
 //! # Supported Rust versions
 //!
@@ -44,6 +45,8 @@
 //! OpenTelemetry for Rust is 0.x; each release follows one opentelemetry version (currently
 //! 0.33, with tracing-opentelemetry 0.34).
 
+#[cfg(feature = "events")]
+pub mod events;
 pub mod filter;
 #[cfg(feature = "fmt")]
 pub mod fmt;

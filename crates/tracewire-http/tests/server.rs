@@ -17,6 +17,7 @@ use opentelemetry::Value;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry_sdk::trace::Sampler;
 use support::*;
+use tracewire_http::hooks::RequestSpan;
 use tracewire_http::server::{
     HttpServerLayer, PeerAddr, ResponseHeader, SkipHealthChecks, TrustPolicy,
 };
@@ -656,7 +657,6 @@ async fn logs_inside_the_handler_carry_the_trace() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn hooks_rename_and_add_attributes() {
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
     let t = Telemetry::install();
     let layer = HttpServerLayer::new()
         .make_span_with(
@@ -667,11 +667,11 @@ async fn hooks_rename_and_add_attributes() {
             },
         )
         .on_response(
-            |resp: &Response<Body>, _latency: Duration, span: &tracing::Span| {
-                span.set_attribute(
+            |resp: &Response<Body>, _latency: Duration, span: &RequestSpan<'_>| {
+                span.set_attribute(opentelemetry::KeyValue::new(
                     "app.status_class",
                     format!("{}xx", resp.status().as_u16() / 100),
-                );
+                ));
             },
         );
     let app = Router::new()
@@ -685,4 +685,147 @@ async fn hooks_rename_and_add_attributes() {
         attr_str(&spans[0], "app.status_class").as_deref(),
         Some("2xx")
     );
+}
+
+// ---- the direct mode: spans made with the tracer provider, no `tracing` span --------------
+
+async fn handler_with_child_span() -> String {
+    tracing::info!(user = 7, "loading user");
+    tracing::info_span!("db query").in_scope(|| tracing::info!("querying"));
+    outgoing_traceparent()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn direct_mode_span_has_the_same_shape() {
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route("/users/{id}", get(handler_with_child_span))
+        .route("/boom", get(|| async { StatusCode::BAD_GATEWAY }))
+        .layer(HttpServerLayer::new().tracer_provider(&t.provider));
+    let addr = serve(app).await;
+    let (_, body) = fetch(
+        addr,
+        "/users/7?sig=x",
+        &[("traceparent", traceparent("01").as_bytes())],
+    )
+    .await;
+    fetch(addr, "/boom", &[]).await;
+    let spans = t.wait_for(3).await;
+    let server = spans
+        .iter()
+        .find(|s| s.name == "GET /users/{id}")
+        .expect("server span");
+    assert_eq!(server.span_kind, SpanKind::Server);
+    assert_eq!(server.span_context.trace_id().to_string(), TRACE);
+    assert_eq!(server.parent_span_id.to_string(), SPAN);
+    assert_eq!(server.instrumentation_scope.name(), "tracewire-http");
+    assert_eq!(
+        attr(server, "http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+    assert_eq!(
+        attr(server, "server.port"),
+        Some(&Value::I64(i64::from(addr.port())))
+    );
+    assert_eq!(
+        attr_str(server, "url.query").as_deref(),
+        Some("sig=REDACTED")
+    );
+    assert_eq!(
+        attr_str(server, "http.route").as_deref(),
+        Some("/users/{id}")
+    );
+    assert_eq!(
+        body,
+        format!("00-{TRACE}-{}-01", server.span_context.span_id())
+    );
+    // A `tracing` span made in the handler is a child of the server span...
+    let child = spans
+        .iter()
+        .find(|s| s.name == "db query")
+        .expect("child span");
+    assert_eq!(child.parent_span_id, server.span_context.span_id());
+    assert_eq!(child.span_context.trace_id().to_string(), TRACE);
+    // ...and a log event outside it is an event of the server span.
+    let event = server
+        .events
+        .iter()
+        .find(|e| e.name == "loading user")
+        .expect("log event");
+    assert!(
+        event
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "user" && kv.value == Value::I64(7))
+    );
+    assert!(t.logs().contains(&format!(
+        "trace_id={TRACE} span_id={}",
+        server.span_context.span_id()
+    )));
+    let boom = spans.iter().find(|s| s.name == "GET /boom").unwrap();
+    assert!(matches!(boom.status, Status::Error { .. }));
+    assert_eq!(attr_str(boom, "error.type").as_deref(), Some("502"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn direct_mode_times_the_body_and_records_early_drops() {
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(|| async { slow_body(3, Duration::from_millis(60)) }),
+        )
+        .route(
+            "/endless",
+            get(|| async { slow_body(1000, Duration::from_millis(10)) }),
+        )
+        .layer(HttpServerLayer::new().tracer_provider(&t.provider));
+    let addr = serve(app).await;
+    fetch(addr, "/slow", &[]).await;
+    {
+        let req = Request::get(format!("http://{addr}/endless"))
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let mut body = client().request(req).await.unwrap().into_body();
+        body.frame().await.unwrap().unwrap();
+    }
+    let spans = t.wait_for(2).await;
+    let slow = spans.iter().find(|s| s.name == "GET /slow").unwrap();
+    let duration = slow.end_time.duration_since(slow.start_time).unwrap();
+    assert!(duration >= Duration::from_millis(170), "{duration:?}");
+    let endless = spans.iter().find(|s| s.name == "GET /endless").unwrap();
+    assert!(
+        endless
+            .events
+            .iter()
+            .any(|e| e.name == "http.response.body.dropped")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn direct_mode_hooks_and_unsampled_requests() {
+    let t = Telemetry::install();
+    let layer = HttpServerLayer::new()
+        .tracer_provider(&t.provider)
+        .on_response(
+            |_resp: &Response<Body>, _latency: Duration, span: &RequestSpan<'_>| {
+                assert!(span.tracing_span().is_none());
+                span.set_name("renamed");
+                span.set_attribute(opentelemetry::KeyValue::new("user.id", "u-1"));
+            },
+        );
+    let addr = serve(router(layer)).await;
+    fetch(addr, "/users/1", &[]).await;
+    let (_, body) = fetch(
+        addr,
+        "/users/1",
+        &[("traceparent", traceparent("00").as_bytes())],
+    )
+    .await;
+    let spans = t.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(t.spans().len(), 1, "the unsampled request made no span");
+    assert_eq!(spans[0].name, "renamed");
+    assert_eq!(attr_str(&spans[0], "user.id").as_deref(), Some("u-1"));
+    assert!(body.starts_with(&format!("00-{TRACE}-")) && body.ends_with("-00"));
 }

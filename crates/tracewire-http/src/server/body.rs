@@ -5,17 +5,15 @@ use std::task::{Context as TaskContext, Poll};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::future::record_error;
+use super::future::SampledSpan;
 
 pub(crate) enum State {
-    /// The span ends when the body does, and is entered while the body is produced.
-    Sampled(Span),
+    /// The span ends when the body does, and is current while the body is produced.
+    Sampled(SampledSpan),
     /// The span ends when the body does; the body is already produced (its size is known),
-    /// so polling it runs no code of the application and needs no entered span.
-    SampledReady(Span),
+    /// so polling it runs no code of the application and needs no current span.
+    SampledReady(SampledSpan),
     /// The context stays current while the body is produced.
     Unsampled(Context),
     Done,
@@ -39,7 +37,8 @@ pin_project! {
             {
                 // A body that was never polled to its end: a client that went away, or a
                 // server that stopped sending.
-                span.add_event("http.response.body.dropped", Vec::new());
+                span.record_dropped();
+                span.end();
             }
         }
     }
@@ -47,9 +46,13 @@ pin_project! {
 
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(inner: B, state: State) -> Self {
-        // An empty body may never be polled: it is complete already.
         let state = match state {
-            _ if inner.is_end_stream() => State::Done,
+            // An empty body may never be polled: it is complete already.
+            State::Sampled(span) | State::SampledReady(span) if inner.is_end_stream() => {
+                span.end();
+                State::Done
+            }
+            State::Unsampled(_) if inner.is_end_stream() => State::Done,
             State::Sampled(span) if inner.size_hint().exact().is_some() => {
                 State::SampledReady(span)
             }
@@ -73,10 +76,7 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let result = match this.state {
-            State::Sampled(span) => {
-                let _entered = span.enter();
-                this.inner.as_mut().poll_frame(cx)
-            }
+            State::Sampled(span) => span.in_scope(|| this.inner.as_mut().poll_frame(cx)),
             State::Unsampled(otel_cx) => {
                 let _guard = otel_cx.clone().attach();
                 this.inner.as_mut().poll_frame(cx)
@@ -87,7 +87,7 @@ where
             Poll::Ready(None) => true,
             Poll::Ready(Some(Err(error))) => {
                 if let State::Sampled(span) | State::SampledReady(span) = &this.state {
-                    record_error(span, "body", error);
+                    span.record_error("body", error);
                 }
                 true
             }
@@ -96,6 +96,11 @@ where
         };
         if finished {
             // Ends the span (or drops the context) now, not when the connection lets go.
+            if let State::Sampled(span) | State::SampledReady(span) =
+                std::mem::replace(this.state, State::Done)
+            {
+                span.end();
+            }
             *this.state = State::Done;
         }
         result

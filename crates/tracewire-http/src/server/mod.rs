@@ -246,12 +246,47 @@ impl<'a> RequestInfo<'a> {
         )
     }
 
+    /// Every attribute known at the start, for a span made directly with a tracer.
+    pub fn span_attributes(&self) -> Vec<KeyValue> {
+        let mut attrs = self.sampling_attributes();
+        if let Some(original) = self.method_original {
+            attrs.push(KeyValue::new(
+                semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+                original.to_owned(),
+            ));
+        }
+        if let Some(query) = &self.query {
+            attrs.push(KeyValue::new(semconv::URL_QUERY, query.to_string()));
+        }
+        if let Some(peer) = self.peer {
+            attrs.push(KeyValue::new(
+                semconv::NETWORK_PEER_ADDRESS,
+                peer.ip().to_string(),
+            ));
+            attrs.push(KeyValue::new(
+                semconv::NETWORK_PEER_PORT,
+                Value::I64(i64::from(peer.port())),
+            ));
+        }
+        if let Some(version) = self.protocol_version {
+            attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+        }
+        attrs
+    }
+
     /// The attributes a sampler sees (those the conventions list as sampling-relevant).
     pub fn sampling_attributes(&self) -> Vec<KeyValue> {
         let mut attrs = Vec::with_capacity(8);
         attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, self.method));
         attrs.push(KeyValue::new(semconv::URL_PATH, self.path.to_owned()));
-        attrs.push(KeyValue::new(semconv::URL_SCHEME, self.scheme.to_owned()));
+        attrs.push(KeyValue::new(
+            semconv::URL_SCHEME,
+            match self.scheme {
+                "http" => Value::from("http"),
+                "https" => Value::from("https"),
+                other => Value::from(other.to_owned()),
+            },
+        ));
         if let Some(route) = self.route {
             attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
         }

@@ -7,18 +7,20 @@ use http::{Request, Response};
 use opentelemetry::Context;
 use opentelemetry::Value;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState};
+use opentelemetry::trace::{
+    SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState, Tracer,
+};
 use tower::Service;
 use tracewire_propagation::Extracted;
 use tracewire_propagation::carrier::HeaderExtractor;
 use tracewire_propagation::traceparent::{FLAG_RANDOM, TraceParent};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::future::{ResponseFuture, Sampled};
-use super::layer::{Config, PropagatorChoice, is_sensitive_header};
+use super::future::{ResponseFuture, Sampled, SampledSpan};
+use super::layer::{Config, PropagatorChoice, Spans, is_sensitive_header};
 use super::{RequestInfo, TrustPolicy};
 use crate::filter::Filter;
-use crate::hooks::{MakeSpan, OnResponse};
+use crate::hooks::{MakeSpan, OnResponse, RequestSpan};
 use crate::sampling::Decider;
 use crate::semconv::REDACTED;
 
@@ -233,35 +235,79 @@ where
                     &config.sensitive_query_keys,
                 )
             });
-            let span = self.make_span.make_span(&request, &info);
-            drop(info);
-            let _ = span.set_parent(incoming.into_context());
-            if let Some(link) = link {
-                span.add_link(link.to_span_context(TraceState::NONE));
+            match &config.spans {
+                Spans::Tracing => {
+                    let span = self.make_span.make_span(&request, &info);
+                    drop(info);
+                    let _ = span.set_parent(incoming.into_context());
+                    if let Some(link) = link {
+                        span.add_link(link.to_span_context(TraceState::NONE));
+                    }
+                    for kv in decision.attributes {
+                        span.set_attribute(kv.key, kv.value);
+                    }
+                    let request_span = RequestSpan::tracing(&span);
+                    record_headers(
+                        &request_span,
+                        "http.request.header.",
+                        &config.request_headers,
+                        request.headers(),
+                    );
+                    let span_cx = span.context();
+                    let own = TraceParent::from_span_context(span_cx.span().span_context());
+                    request.extensions_mut().insert(span_cx);
+                    let future = span.in_scope(|| self.inner.call(request));
+                    ResponseFuture::sampled(
+                        future,
+                        Sampled {
+                            span: SampledSpan::Tracing(span),
+                            on_response: self.on_response.clone(),
+                            start,
+                        },
+                        own,
+                        config,
+                    )
+                }
+                Spans::Direct(tracer) => {
+                    let mut attributes = info.span_attributes();
+                    attributes.extend(decision.attributes);
+                    let mut builder = tracer
+                        .span_builder(info.name().to_string())
+                        .with_kind(SpanKind::Server)
+                        .with_attributes(attributes);
+                    drop(info);
+                    if let Some(link) = link {
+                        builder =
+                            builder.with_links(vec![opentelemetry::trace::Link::with_context(
+                                link.to_span_context(TraceState::NONE),
+                            )]);
+                    }
+                    let parent_cx = incoming.into_context();
+                    let cx = parent_cx.with_span(tracer.build_with_context(builder, &parent_cx));
+                    record_headers(
+                        &RequestSpan::otel(&cx),
+                        "http.request.header.",
+                        &config.request_headers,
+                        request.headers(),
+                    );
+                    let own = TraceParent::from_span_context(cx.span().span_context());
+                    request.extensions_mut().insert(cx.clone());
+                    let future = {
+                        let _guard = cx.clone().attach();
+                        self.inner.call(request)
+                    };
+                    ResponseFuture::sampled(
+                        future,
+                        Sampled {
+                            span: SampledSpan::Direct(cx),
+                            on_response: self.on_response.clone(),
+                            start,
+                        },
+                        own,
+                        config,
+                    )
+                }
             }
-            for kv in decision.attributes {
-                span.set_attribute(kv.key, kv.value);
-            }
-            record_headers(
-                &span,
-                "http.request.header.",
-                &config.request_headers,
-                request.headers(),
-            );
-            let span_cx = span.context();
-            let own = TraceParent::from_span_context(span_cx.span().span_context());
-            request.extensions_mut().insert(span_cx);
-            let future = span.in_scope(|| self.inner.call(request));
-            ResponseFuture::sampled(
-                future,
-                Sampled {
-                    span,
-                    on_response: self.on_response.clone(),
-                    start,
-                },
-                own,
-                config,
-            )
         } else {
             // The unsampled path: no span, one context with our own span id.
             drop(info);
@@ -287,7 +333,7 @@ where
 
 /// Records captured headers as string-array attributes, redacting sensitive ones.
 pub(crate) fn record_headers(
-    span: &tracing::Span,
+    span: &RequestSpan<'_>,
     prefix: &str,
     names: &[http::HeaderName],
     headers: &http::HeaderMap,
@@ -305,10 +351,10 @@ pub(crate) fn record_headers(
             })
             .collect();
         if !values.is_empty() {
-            span.set_attribute(
-                opentelemetry::Key::new(format!("{prefix}{}", name.as_str())),
+            span.set_attribute(opentelemetry::KeyValue::new(
+                format!("{prefix}{}", name.as_str()),
                 Value::Array(values.into()),
-            );
+            ));
         }
     }
 }

@@ -56,6 +56,7 @@ impl Telemetry {
         let writer = LogWriter(logs.clone());
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(tracewire_http::events::SpanEventsLayer::new())
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
