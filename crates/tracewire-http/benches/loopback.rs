@@ -1,0 +1,171 @@
+//! Loopback throughput with a real load generator: each variant's axum server on 127.0.0.1,
+//! driven by `wrk` (1 thread, 32 connections, `traceparent` and `tracestate` on every
+//! request), rounds alternating the order of the variants so that drift cancels; the median
+//! requests per second of each variant, as a ratio to the server without middleware.
+//!
+//! `cargo bench -p tracewire-http --bench loopback` (needs `wrk`: `apt-get install wrk`).
+//! `LOOPBACK_ROUNDS` (default 4) and `LOOPBACK_SECONDS` (default 4) set the length. Sampled
+//! variants export through a batch processor to a no-op exporter.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use axum::Router;
+use axum::routing::get;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use tracewire_http::server::HttpServerLayer;
+use tracing::Dispatch;
+use tracing_subscriber::prelude::*;
+
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+fn provider(sampler: Sampler) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_batch_exporter(NoopExporter)
+        .build()
+}
+
+fn dispatch(provider: &SdkTracerProvider) -> Dispatch {
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("loopback"))),
+    )
+}
+
+fn base() -> Router {
+    Router::new().route("/users/{id}", get(|| async { "alice" }))
+}
+
+struct Variant {
+    name: &'static str,
+    make: Box<dyn Fn() -> Router>,
+    dispatch: Dispatch,
+}
+
+/// Serves `router` on a runtime with one worker whose thread uses `dispatch`.
+fn serve(router: Router, dispatch: Dispatch) -> (SocketAddr, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            // The worker keeps this subscriber for its whole life.
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("address");
+    rt.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (addr, rt)
+}
+
+fn wrk(addr: SocketAddr, seconds: u32) -> Option<f64> {
+    let out = Command::new("wrk")
+        .args(["-t1", "-c32", &format!("-d{seconds}s")])
+        .args(["-H", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"])
+        .args(["-H", "tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"])
+        .arg(format!("http://{addr}/users/42"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 0 {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // nothing to list or test: this bench drives wrk
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("loopback: wrk is not installed (apt-get install wrk); skipped");
+        return;
+    }
+    let env = |k: &str, d: u32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let rounds = env("LOOPBACK_ROUNDS", 4);
+    let seconds = env("LOOPBACK_SECONDS", 4);
+
+    let on = provider(Sampler::AlwaysOn);
+    let off = provider(Sampler::AlwaysOff);
+    let on_provider = on.clone();
+    let variants = vec![
+        Variant { name: "none", make: Box::new(base), dispatch: dispatch(&on) },
+        Variant {
+            name: "tracewire unsampled",
+            make: Box::new(|| base().layer(HttpServerLayer::new().sampler(Sampler::AlwaysOff))),
+            dispatch: dispatch(&off),
+        },
+        Variant {
+            name: "tracewire sampled",
+            make: Box::new(|| base().layer(HttpServerLayer::new())),
+            dispatch: dispatch(&on),
+        },
+        Variant {
+            name: "tracewire sampled direct",
+            make: Box::new(move || base().layer(HttpServerLayer::new().tracer_provider(&on_provider))),
+            dispatch: dispatch(&on),
+        },
+        Variant {
+            name: "axum-tracing-opentelemetry, off",
+            make: Box::new(|| base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())),
+            dispatch: dispatch(&off),
+        },
+        Variant {
+            name: "axum-tracing-opentelemetry, sampled",
+            make: Box::new(|| base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())),
+            dispatch: dispatch(&on),
+        },
+    ];
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..variants.len()).collect()
+        } else {
+            (0..variants.len()).rev().collect()
+        };
+        for i in order {
+            let v = &variants[i];
+            let (addr, rt) = serve((v.make)(), v.dispatch.clone());
+            let rps = wrk(addr, seconds).unwrap_or(0.0);
+            rt.shutdown_background();
+            eprintln!("round {round}: {:<38} {rps:>10.0} req/s", v.name);
+            results[i].push(rps);
+        }
+    }
+    let base = median(results[0].clone());
+    println!("\nloopback throughput, median of {rounds} rounds of {seconds} s (wrk -t1 -c32)");
+    println!("{:<38} {:>10} {:>8}", "variant", "req/s", "ratio");
+    for (v, r) in variants.iter().zip(results) {
+        let m = median(r);
+        println!("{:<38} {:>10.0} {:>8.2}", v.name, m, m / base);
+    }
+}
