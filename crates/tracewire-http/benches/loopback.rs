@@ -77,7 +77,10 @@ fn serve(router: Router, dispatch: Dispatch) -> (SocketAddr, tokio::runtime::Run
 fn wrk(addr: SocketAddr, seconds: u32) -> Option<f64> {
     let out = Command::new("wrk")
         .args(["-t1", "-c32", &format!("-d{seconds}s")])
-        .args(["-H", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"])
+        .args([
+            "-H",
+            "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ])
         .args(["-H", "tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"])
         .arg(format!("http://{addr}/users/42"))
         .output()
@@ -91,7 +94,7 @@ fn wrk(addr: SocketAddr, seconds: u32) -> Option<f64> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     } else {
         v[n / 2]
@@ -106,15 +109,24 @@ fn main() {
         eprintln!("loopback: wrk is not installed (apt-get install wrk); skipped");
         return;
     }
-    let env = |k: &str, d: u32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u32| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let rounds = env("LOOPBACK_ROUNDS", 4);
     let seconds = env("LOOPBACK_SECONDS", 4);
 
     let on = provider(Sampler::AlwaysOn);
     let off = provider(Sampler::AlwaysOff);
     let on_provider = on.clone();
-    let variants = vec![
-        Variant { name: "none", make: Box::new(base), dispatch: dispatch(&on) },
+    let variants = [
+        Variant {
+            name: "none",
+            make: Box::new(base),
+            dispatch: dispatch(&on),
+        },
         Variant {
             name: "tracewire unsampled",
             make: Box::new(|| base().layer(HttpServerLayer::new().sampler(Sampler::AlwaysOff))),
@@ -127,17 +139,23 @@ fn main() {
         },
         Variant {
             name: "tracewire sampled direct",
-            make: Box::new(move || base().layer(HttpServerLayer::new().tracer_provider(&on_provider))),
+            make: Box::new(move || {
+                base().layer(HttpServerLayer::new().tracer_provider(&on_provider))
+            }),
             dispatch: dispatch(&on),
         },
         Variant {
             name: "axum-tracing-opentelemetry, off",
-            make: Box::new(|| base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())),
+            make: Box::new(|| {
+                base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            }),
             dispatch: dispatch(&off),
         },
         Variant {
             name: "axum-tracing-opentelemetry, sampled",
-            make: Box::new(|| base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())),
+            make: Box::new(|| {
+                base().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            }),
             dispatch: dispatch(&on),
         },
     ];

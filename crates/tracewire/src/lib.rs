@@ -20,10 +20,31 @@
 //! assert!(outgoing.contains_key("traceparent"));
 //! ```
 //!
+//! With the `http` feature, the HTTP server layer (`tracewire::http`):
+//!
+//! ```
+//! # #[cfg(feature = "http")]
+//! # fn main() {
+//! use axum::{Router, routing::get};
+//!
+//! async fn get_user() -> &'static str { "alice" }
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(get_user))
+//!     .layer(tracewire::http::HttpServerLayer::new());
+//! # }
+//! # #[cfg(not(feature = "http"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Feature flags
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
+//! | `http` | the HTTP server layer, as `tracewire::http` | no |
+//! | `axum` | span names from axum's `MatchedPath`, `client.address` from `ConnectInfo` (implies `http`) | no |
+//! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids (implies `http`) | no |
+//! | `events` | a `tracing-subscriber` layer recording log events on directly made spans (implies `http`) | no |
 //! | `tonic` | carriers for tonic's `MetadataMap` in [`propagation`] | no |
 //! | `full` | every part | no |
 //!
@@ -38,3 +59,25 @@
 
 #[doc(inline)]
 pub use tracewire_propagation as propagation;
+
+/// HTTP tracing middleware: the server layer and its hooks (feature `http`).
+///
+/// The server layer's types are re-exported here, and the rest of `tracewire-http` under the
+/// same module names.
+#[cfg(feature = "http")]
+pub mod http {
+    #[doc(inline)]
+    pub use tracewire_http::server::{
+        HttpServer, HttpServerLayer, PeerAddr, RequestInfo, ResponseBody, ResponseFuture,
+        ResponseHeader, SkipHealthChecks, TrustPolicy,
+    };
+    #[doc(inline)]
+    pub use tracewire_http::{filter, hooks, semconv, server};
+
+    #[cfg(feature = "events")]
+    #[doc(inline)]
+    pub use tracewire_http::events;
+    #[cfg(feature = "fmt")]
+    #[doc(inline)]
+    pub use tracewire_http::fmt;
+}

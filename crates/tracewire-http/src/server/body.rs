@@ -53,9 +53,7 @@ impl<B: Body> ResponseBody<B> {
                 State::Done
             }
             // Nothing runs while an empty or already-produced body is sent: no context needed.
-            State::Unsampled(_)
-                if inner.is_end_stream() || inner.size_hint().exact().is_some() =>
-            {
+            State::Unsampled(_) if inner.is_end_stream() || inner.size_hint().exact().is_some() => {
                 State::Done
             }
             State::Sampled(span) if inner.size_hint().exact().is_some() => {
