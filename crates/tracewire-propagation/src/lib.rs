@@ -73,6 +73,7 @@
 pub mod b3;
 pub mod baggage;
 pub mod carrier;
+mod class;
 pub mod fields;
 mod hex;
 mod ids;

@@ -113,7 +113,7 @@ static CLASS: [u8; 256] = {
 
 #[inline]
 fn all_in(bytes: &[u8], class: u8) -> bool {
-    bytes.iter().fold(class, |acc, &b| acc & CLASS[b as usize]) == class
+    crate::class::all_in(&CLASS, bytes, class)
 }
 
 /// Level 2 key: `(lcalpha / DIGIT) 0*255(keychar)`,

@@ -35,7 +35,7 @@
 //! 2. The [trust policy](TrustPolicy) decides what to do with it, and the layer's
 //!    [sampler](HttpServerLayer::sampler) decides whether the request is sampled, **before any
 //!    span exists**.
-//! 3. A sampled request gets a `tracing` span ([`MakeSpan`](crate::hooks::MakeSpan)) whose
+//! 3. A sampled request gets a `tracing` span ([`MakeSpan`]) whose
 //!    parent is the incoming context; `tracing-opentelemetry` turns it into the OpenTelemetry
 //!    SERVER span. It is entered while the handler runs (so logs carry it) and ends when the
 //!    response body has been sent completely, or is dropped early (recorded as the event
