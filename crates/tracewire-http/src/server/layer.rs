@@ -41,6 +41,7 @@ impl fmt::Debug for Spans {
 /// Settings shared by every request (behind one `Arc`).
 pub(crate) struct Config {
     pub(crate) spans: Spans,
+    pub(crate) names: Arc<super::names::RouteNames>,
     pub(crate) propagator: PropagatorChoice,
     pub(crate) sampler: Decider,
     pub(crate) trust: TrustPolicy,
@@ -71,6 +72,7 @@ impl Clone for Config {
     fn clone(&self) -> Self {
         Self {
             spans: self.spans.clone(),
+            names: self.names.clone(),
             propagator: self.propagator.clone(),
             sampler: self.sampler.clone(),
             trust: self.trust,
@@ -109,6 +111,7 @@ impl HttpServerLayer {
         Self {
             config: Arc::new(Config {
                 spans: Spans::Tracing,
+                names: Arc::default(),
                 propagator: PropagatorChoice::Ours(Propagator::new()),
                 sampler: Decider::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
                 trust: TrustPolicy::Trust,

@@ -61,6 +61,7 @@
 mod body;
 mod future;
 mod layer;
+mod names;
 mod service;
 
 use std::borrow::Cow;
@@ -208,6 +209,11 @@ impl<'a> RequestInfo<'a> {
         self.route
     }
 
+    /// The method part of the span name (`HTTP` for unknown methods).
+    pub(crate) fn name_method(&self) -> &'static str {
+        self.name_method
+    }
+
     /// `url.path`.
     pub fn path(&self) -> &str {
         self.path
@@ -248,7 +254,17 @@ impl<'a> RequestInfo<'a> {
 
     /// Every attribute known at the start, for a span made directly with a tracer.
     pub fn span_attributes(&self) -> Vec<KeyValue> {
-        let mut attrs = self.sampling_attributes();
+        self.span_attributes_with(None, None)
+    }
+
+    /// [`span_attributes`](Self::span_attributes), with `http.route` and `server.address`
+    /// given as static strings.
+    pub(crate) fn span_attributes_with(
+        &self,
+        route: Option<&'static str>,
+        host: Option<&'static str>,
+    ) -> Vec<KeyValue> {
+        let mut attrs = self.attributes_with(route, host, 14);
         if let Some(original) = self.method_original {
             attrs.push(KeyValue::new(
                 semconv::HTTP_REQUEST_METHOD_ORIGINAL,
@@ -276,7 +292,22 @@ impl<'a> RequestInfo<'a> {
 
     /// The attributes a sampler sees (those the conventions list as sampling-relevant).
     pub fn sampling_attributes(&self) -> Vec<KeyValue> {
-        let mut attrs = Vec::with_capacity(8);
+        self.attributes_with(None, None, 8)
+    }
+
+    /// `server.address`, from `Forwarded`/`X-Forwarded-Host` behind a trusted proxy, the
+    /// authority or the `Host` header.
+    pub fn server_address(&self) -> Option<&str> {
+        self.server_address
+    }
+
+    fn attributes_with(
+        &self,
+        static_route: Option<&'static str>,
+        static_host: Option<&'static str>,
+        capacity: usize,
+    ) -> Vec<KeyValue> {
+        let mut attrs = Vec::with_capacity(capacity);
         attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, self.method));
         attrs.push(KeyValue::new(semconv::URL_PATH, self.path.to_owned()));
         attrs.push(KeyValue::new(
@@ -287,11 +318,17 @@ impl<'a> RequestInfo<'a> {
                 other => Value::from(other.to_owned()),
             },
         ));
-        if let Some(route) = self.route {
-            attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
+        match (static_route, self.route) {
+            (Some(route), _) => attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route)),
+            (None, Some(route)) => attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned())),
+            (None, None) => {}
         }
-        if let Some(address) = self.server_address {
-            attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
+        match (static_host, self.server_address) {
+            (Some(host), _) => attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, host)),
+            (None, Some(address)) => {
+                attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
+            }
+            (None, None) => {}
         }
         if let Some(port) = self.server_port {
             attrs.push(KeyValue::new(

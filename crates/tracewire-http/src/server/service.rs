@@ -269,10 +269,19 @@ where
                     )
                 }
                 Spans::Direct(tracer) => {
-                    let mut attributes = info.span_attributes();
+                    let interned = info
+                        .route()
+                        .and_then(|route| config.names.get(info.name_method(), route));
+                    let name: std::borrow::Cow<'static, str> = match (interned, info.route()) {
+                        (Some(i), _) => i.name.into(),
+                        (None, None) => info.name_method().into(),
+                        (None, Some(_)) => info.name().to_string().into(),
+                    };
+                    let host = info.server_address().and_then(|h| config.names.host(h));
+                    let mut attributes = info.span_attributes_with(interned.map(|i| i.route), host);
                     attributes.extend(decision.attributes);
                     let mut builder = tracer
-                        .span_builder(info.name().to_string())
+                        .span_builder(name)
                         .with_kind(SpanKind::Server)
                         .with_attributes(attributes);
                     drop(info);
