@@ -129,20 +129,19 @@ impl std::error::Error for PropagatorError {}
 #[derive(Debug, Default)]
 pub struct Extracted {
     parent: Option<TraceParent>,
+    trace_state: TraceState,
     debug: bool,
     deny: bool,
-    /// Everything beyond the parent, boxed: most requests have none of it.
+    /// Baggage and custom fields, boxed: most requests have none.
     rest: Option<Box<Rest>>,
 }
 
 #[derive(Debug, Default)]
 struct Rest {
-    trace_state: TraceState,
     baggage: Baggage,
     fields: Vec<Box<dyn FieldValue>>,
 }
 
-static NO_TRACE_STATE: TraceState = TraceState::new();
 static NO_BAGGAGE: Baggage = Baggage::new();
 
 /// What the propagators carry in a `Context` beside opentelemetry's own values, in one entry
@@ -167,9 +166,7 @@ impl Extracted {
     }
 
     fn set_trace_state(&mut self, state: TraceState) {
-        if !state.is_empty() || self.rest.is_some() {
-            self.rest_mut().trace_state = state;
-        }
+        self.trace_state = state;
     }
 
     fn add_baggage(&mut self, baggage: Baggage, limits: BaggageLimits) {
@@ -201,9 +198,7 @@ impl Extracted {
 
     /// The incoming `tracestate` (empty when there is none, or when it was invalid).
     pub fn trace_state(&self) -> &TraceState {
-        self.rest
-            .as_ref()
-            .map_or(&NO_TRACE_STATE, |r| &r.trace_state)
+        &self.trace_state
     }
 
     /// The incoming baggage, from every format that carries it.
@@ -241,9 +236,7 @@ impl Extracted {
     /// Drops the incoming parent (and its `tracestate` and debug flag), keeping baggage and
     /// fields: for a public edge that starts its own trace.
     pub fn forget_parent(&mut self) -> Option<TraceParent> {
-        if let Some(rest) = &mut self.rest {
-            rest.trace_state = TraceState::new();
-        }
+        self.trace_state = TraceState::new();
         self.debug = false;
         self.parent.take()
     }
@@ -281,11 +274,8 @@ impl Extracted {
     fn build_context(mut self, parent: &Context, child: Option<TraceParent>) -> Context {
         let mut cx = parent.clone();
         let mut carried = Carried::default();
-        let Rest {
-            mut trace_state,
-            baggage,
-            fields,
-        } = self.rest.map(|r| *r).unwrap_or_default();
+        let mut trace_state = std::mem::take(&mut self.trace_state);
+        let Rest { baggage, fields } = self.rest.map(|r| *r).unwrap_or_default();
         if let Some(child) = child {
             if self
                 .parent

@@ -156,15 +156,39 @@ pub(crate) fn otel_accepts_key(key: &str) -> bool {
     }
 }
 
+/// Splits a trimmed member at its `=`, checking the key while looking for it (one pass over
+/// the key, one over the value).
+#[inline]
 fn split_member(member: &[u8]) -> Result<(&[u8], &[u8]), TraceStateError> {
-    let eq = member
-        .iter()
-        .position(|&b| b == b'=')
-        .ok_or(TraceStateError::Member)?;
-    let (key, value) = (&member[..eq], &member[eq + 1..]);
-    if !is_valid_key(key) {
+    let Some((&first, rest)) = member.split_first() else {
+        return Err(TraceStateError::Member);
+    };
+    if CLASS[first as usize] & KEY_FIRST == 0 {
+        return Err(if first == b'=' || !member.contains(&b'=') {
+            TraceStateError::Member
+        } else {
+            TraceStateError::Key
+        });
+    }
+    let mut eq = None;
+    for (i, &b) in rest.iter().enumerate() {
+        if b == b'=' {
+            eq = Some(i + 1);
+            break;
+        }
+        if CLASS[b as usize] & KEY_CHAR == 0 {
+            return Err(if member[i + 1..].contains(&b'=') {
+                TraceStateError::Key
+            } else {
+                TraceStateError::Member
+            });
+        }
+    }
+    let eq = eq.ok_or(TraceStateError::Member)?;
+    if eq > MAX_KEY_LEN {
         return Err(TraceStateError::Key);
     }
+    let (key, value) = (&member[..eq], &member[eq + 1..]);
     if !is_valid_value(value) {
         return Err(TraceStateError::Value);
     }
@@ -199,8 +223,9 @@ impl TraceState {
             return Ok(Self::new());
         };
         let mut header = Vec::with_capacity(first.as_ref().len());
-        // Where each kept key lies in `header`, to drop repeated keys.
-        let mut keys = [(0usize, 0usize); MAX_MEMBERS];
+        // Where each kept key lies in `header`, to drop repeated keys. A header of 32 members
+        // of at most 513 bytes each fits in u16 offsets.
+        let mut keys = [(0u16, 0u16); MAX_MEMBERS];
         let mut len = 0;
         for field in fields {
             for member in field.as_ref().split(|&b| b == b',') {
@@ -212,16 +237,20 @@ impl TraceState {
                 if len == MAX_MEMBERS {
                     return Err(TraceStateError::TooManyMembers);
                 }
-                let repeated = keys[..len]
-                    .iter()
-                    .any(|&(start, n)| n == key.len() && &header[start..start + n] == key);
+                let repeated = keys[..len].iter().any(|&(start, n)| {
+                    let (start, n) = (usize::from(start), usize::from(n));
+                    n == key.len() && &header[start..start + n] == key
+                });
                 if repeated {
                     continue;
                 }
                 if !header.is_empty() {
                     header.push(b',');
                 }
-                keys[len] = (header.len(), key.len());
+                keys[len] = (
+                    u16::try_from(header.len()).unwrap_or(u16::MAX),
+                    u16::try_from(key.len()).unwrap_or(u16::MAX),
+                );
                 header.extend_from_slice(member);
                 len += 1;
             }

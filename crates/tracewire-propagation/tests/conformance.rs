@@ -639,10 +639,6 @@ fn rule_2_3_baggage_changed_through_opentelemetry_is_sent() {
 
 // ---- 2.4 composite, B3 and Jaeger ------------------------------------------------------------
 
-fn b3_headers() -> Vec<(&'static str, Vec<u8>)> {
-    vec![("b3", format!("{TRACE}-{SPAN}-1").into_bytes())]
-}
-
 #[test]
 fn rule_2_4_w3c_first_by_default() {
     let p = Propagator::from_formats([Format::TraceContext, Format::B3]);
@@ -711,7 +707,6 @@ fn rule_2_4_b3_single_round_trip_and_debug() {
         let out = inject(&p, &extracted.into_context(&Context::new()));
         assert_eq!(out["b3"], format!("{TRACE}-{SPAN}-{state}").as_str());
     }
-    let _ = b3_headers();
 }
 
 #[test]
