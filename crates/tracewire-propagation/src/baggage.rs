@@ -467,10 +467,39 @@ impl Baggage {
         }
     }
 
-    /// Sets a member (replacing every member with its key) within `limits`.
+    /// Sets a member within `limits`: an existing key keeps its place (other members with the
+    /// same key are removed), a new key is appended. Setting the value a member already has
+    /// changes nothing.
     pub fn insert(&mut self, member: Member, limits: BaggageLimits) -> bool {
-        self.remove(member.key());
-        self.push_within(member, limits)
+        let Some(index) = self.iter().position(|m| m.key() == member.key()) else {
+            return self.push_within(member, limits);
+        };
+        let current = self.iter().nth(index);
+        let same = current.is_some_and(|m| {
+            m.value() == member.value()
+                && m.properties() == member.properties()
+                && self.iter().filter(|o| o.key() == member.key()).count() == 1
+        });
+        if same {
+            return true;
+        }
+        let mut members: Vec<Member> = Vec::with_capacity(self.len());
+        for (i, m) in self.iter().enumerate() {
+            if i == index {
+                members.push(member.clone());
+            } else if m.key() != member.key() {
+                members.push(m.to_member());
+            }
+        }
+        let before = std::mem::take(self);
+        for m in members {
+            if !self.push_within(m, limits) {
+                // Over the limits with the new value: keep the list as it was.
+                *self = before;
+                return false;
+            }
+        }
+        true
     }
 
     /// Removes every member with `key`; returns whether there was one.
@@ -660,7 +689,15 @@ mod tests {
         let mut bag = Baggage::parse_fields(["a=1,b=2,a=3"], BaggageLimits::default());
         assert_eq!(bag.len(), 3);
         bag.insert(Member::new("a", "9", "").unwrap(), BaggageLimits::default());
-        assert_eq!(bag.header(), "b=2,a=9");
-        assert_eq!(bag.encoded_len(), "b=2,a=9".len());
+        assert_eq!(
+            bag.header(),
+            "a=9,b=2",
+            "updated in place, duplicates removed"
+        );
+        assert_eq!(bag.encoded_len(), "a=9,b=2".len());
+        bag.insert(Member::new("c", "3", "").unwrap(), BaggageLimits::default());
+        assert_eq!(bag.header(), "a=9,b=2,c=3");
+        bag.insert(Member::new("b", "2", "").unwrap(), BaggageLimits::default());
+        assert_eq!(bag.header(), "a=9,b=2,c=3");
     }
 }

@@ -698,6 +698,30 @@ impl Propagator {
     /// Nothing is written for trace context when `cx` has no valid span context; the
     /// `tracestate` and `baggage` headers are never written empty.
     pub fn inject_context<C: CarrierMut>(&self, cx: &Context, carrier: &mut C) {
+        self.inject_context_with(cx, carrier, true);
+    }
+
+    /// Like [`inject_context`](Self::inject_context), but writes baggage (the `baggage`
+    /// header, Jaeger's `uberctx-*`, baggage-carried custom fields) only when `baggage` is
+    /// true: for calls to hosts that must not receive internal baggage.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use opentelemetry::Context;
+    /// use tracewire_propagation::Propagator;
+    ///
+    /// let p = Propagator::new();
+    /// let mut incoming = HeaderMap::new();
+    /// incoming.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    /// incoming.insert("baggage", "internal=secret".parse().unwrap());
+    /// let cx = p.extract(&incoming).into_context(&Context::new());
+    ///
+    /// let mut outgoing = HeaderMap::new();
+    /// p.inject_context_with(&cx, &mut outgoing, false);
+    /// assert!(outgoing.contains_key("traceparent"));
+    /// assert!(!outgoing.contains_key("baggage"));
+    /// ```
+    pub fn inject_context_with<C: CarrierMut>(&self, cx: &Context, carrier: &mut C, baggage: bool) {
         let span = cx.span();
         let sc = span.span_context();
         let parent = TraceParent::from_span_context(sc);
@@ -710,7 +734,7 @@ impl Propagator {
             _ => (false, false),
         };
         let limits = self.inner.limits;
-        let mut bag = if self.inner.needs_baggage {
+        let mut bag = if self.inner.needs_baggage && baggage {
             baggage_with(cx, carried, limits)
         } else {
             Cow::Owned(Baggage::new())
@@ -734,7 +758,7 @@ impl Propagator {
                     }
                 }
                 Format::Baggage => {
-                    if let Some(v) = bag.to_header_value() {
+                    if baggage && let Some(v) = bag.to_header_value() {
                         carrier.set_value(&BAGGAGE, v);
                     }
                 }
@@ -749,7 +773,9 @@ impl Propagator {
                     if let Some(p) = &parent {
                         jaeger::inject(p, debug, carrier);
                     }
-                    jaeger::inject_baggage(&bag, carrier);
+                    if baggage {
+                        jaeger::inject_baggage(&bag, carrier);
+                    }
                 }
                 Format::Custom(p) => {
                     let mut injector = CarrierInjector(carrier);

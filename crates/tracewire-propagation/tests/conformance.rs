@@ -788,3 +788,24 @@ fn rule_2_4_otel_propagators_names() {
     );
     assert!(Propagator::from_names("none,b3").is_err());
 }
+
+#[test]
+fn rule_0_8_baggage_can_be_withheld_per_destination() {
+    use tracewire_propagation::fields::BaggageField;
+    let p = Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::Jaeger])
+        .with_field(BaggageField::<u32>::parsed("tier"));
+    let cx = p
+        .extract(&headers(&[
+            ("traceparent", tp("01").as_bytes()),
+            ("baggage", b"tier=2,secret=x"),
+        ]))
+        .into_context(&Context::new());
+    let mut out = HeaderMap::new();
+    p.inject_context_with(&cx, &mut out, false);
+    assert_eq!(out["traceparent"], tp("01").as_str());
+    assert!(out.get("baggage").is_none());
+    assert!(out.keys().all(|k| !k.as_str().starts_with("uberctx-")));
+    let mut out = HeaderMap::new();
+    p.inject_context_with(&cx, &mut out, true);
+    assert_eq!(out["baggage"], "tier=2,secret=x");
+}
