@@ -45,6 +45,7 @@
 //! OpenTelemetry for Rust is 0.x; each release follows one opentelemetry version (currently
 //! 0.33, with tracing-opentelemetry 0.34).
 
+mod body;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod filter;
@@ -54,3 +55,4 @@ pub mod hooks;
 mod sampling;
 pub mod semconv;
 pub mod server;
+mod span;

@@ -4,115 +4,17 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
 use std::time::Instant;
 
-use http::{HeaderValue, Response, StatusCode};
-use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue};
+use http::{HeaderValue, Response};
+use opentelemetry::Context;
 use pin_project_lite::pin_project;
 use tracewire_propagation::traceparent::TraceParent;
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::ResponseHeader;
-use super::body::{ResponseBody, State};
 use super::layer::Config;
 use super::service::record_headers;
-use crate::hooks::{OnResponse, RequestSpan};
-use crate::semconv;
-
-/// The span of a sampled request.
-pub(crate) enum SampledSpan {
-    /// A `tracing` span, bridged.
-    Tracing(Span),
-    /// A context holding an OpenTelemetry span made directly.
-    Direct(Context),
-}
-
-impl SampledSpan {
-    pub(crate) fn handle(&self) -> RequestSpan<'_> {
-        match self {
-            Self::Tracing(span) => RequestSpan::tracing(span),
-            Self::Direct(cx) => RequestSpan::otel(cx),
-        }
-    }
-
-    fn record_status(&self, status: StatusCode) {
-        let code = i64::from(status.as_u16());
-        let error = semconv::status_error(&status, false);
-        match self {
-            Self::Tracing(span) => {
-                span.record(semconv::HTTP_RESPONSE_STATUS_CODE, code);
-                if let Some(error) = error {
-                    span.record(semconv::ERROR_TYPE, error);
-                    span.record("otel.status_code", "error");
-                }
-            }
-            Self::Direct(cx) => {
-                let span = cx.span();
-                span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
-                if let Some(error) = error {
-                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error.to_owned()));
-                    span.set_status(Status::error(""));
-                }
-            }
-        }
-    }
-
-    /// Marks the span as failed with `error`: `error.type`, error status and an `exception`
-    /// event.
-    pub(crate) fn record_error(&self, error_type: &str, error: &dyn fmt::Display) {
-        let event = vec![
-            KeyValue::new("exception.type", error_type.to_owned()),
-            KeyValue::new("exception.message", error.to_string()),
-        ];
-        match self {
-            Self::Tracing(span) => {
-                span.record(semconv::ERROR_TYPE, error_type);
-                span.record("otel.status_code", "error");
-                span.add_event("exception", event);
-            }
-            Self::Direct(cx) => {
-                let span = cx.span();
-                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type.to_owned()));
-                span.set_status(Status::error(""));
-                span.add_event("exception", event);
-            }
-        }
-    }
-
-    /// Records that the response body was dropped before its end.
-    pub(crate) fn record_dropped(&self) {
-        match self {
-            Self::Tracing(span) => span.add_event("http.response.body.dropped", Vec::new()),
-            Self::Direct(cx) => cx
-                .span()
-                .add_event("http.response.body.dropped", Vec::new()),
-        }
-    }
-
-    /// Ends the span now.
-    pub(crate) fn end(self) {
-        match self {
-            // Dropping the last handle closes the `tracing` span.
-            Self::Tracing(span) => drop(span),
-            Self::Direct(cx) => cx.span().end(),
-        }
-    }
-
-    /// Runs `f` with the span current.
-    #[inline]
-    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
-        match self {
-            Self::Tracing(span) => {
-                let _entered = span.enter();
-                f()
-            }
-            Self::Direct(cx) => {
-                let _guard = cx.clone().attach();
-                f()
-            }
-        }
-    }
-}
+use crate::body::{ResponseBody, State};
+use crate::hooks::OnResponse;
+use crate::span::SampledSpan;
 
 /// What a sampled request carries until its response.
 pub(crate) struct Sampled<R> {
@@ -227,7 +129,7 @@ where
                 }
                 let body_state = match mode {
                     Some(Mode::Sampled(mut s)) => {
-                        s.span.record_status(response.status());
+                        s.span.record_status(response.status(), false);
                         let handle = s.span.handle();
                         if let Some(settings) = &settings {
                             record_headers(

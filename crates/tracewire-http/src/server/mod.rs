@@ -58,7 +58,6 @@
 //! `ParentBased(AlwaysOn)` (the SDK default) and put ratio or rule sampling on the layer, so
 //! the two agree.
 
-mod body;
 mod future;
 mod layer;
 mod names;
@@ -71,10 +70,10 @@ use http::Request;
 use opentelemetry::{KeyValue, Value};
 use tracing::Span;
 
-pub use self::body::ResponseBody;
 pub use self::future::ResponseFuture;
 pub use self::layer::HttpServerLayer;
 pub use self::service::HttpServer;
+pub use crate::body::ResponseBody;
 pub use crate::filter::{Filter, SkipHealthChecks, TraceAll};
 pub use crate::hooks::{DefaultMakeSpan, MakeSpan, OnResponse};
 pub use tracewire_propagation::Propagator;

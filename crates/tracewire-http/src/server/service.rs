@@ -16,13 +16,14 @@ use tracewire_propagation::carrier::HeaderExtractor;
 use tracewire_propagation::traceparent::{FLAG_RANDOM, TraceParent};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::future::{ResponseFuture, Sampled, SampledSpan};
+use super::future::{ResponseFuture, Sampled};
 use super::layer::{Config, PropagatorChoice, Spans, is_sensitive_header};
 use super::{RequestInfo, TrustPolicy};
 use crate::filter::Filter;
 use crate::hooks::{MakeSpan, OnResponse, RequestSpan};
 use crate::sampling::Decider;
 use crate::semconv::REDACTED;
+use crate::span::SampledSpan;
 
 /// The service made by [`HttpServerLayer`](super::HttpServerLayer).
 #[derive(Clone)]

@@ -1,3 +1,5 @@
+//! The response body wrapper that ends a request's span with its body.
+
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -6,7 +8,7 @@ use http_body::{Body, Frame, SizeHint};
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
 
-use super::future::SampledSpan;
+use crate::span::SampledSpan;
 
 pub(crate) enum State {
     /// The span ends when the body does, and is current while the body is produced.
@@ -20,8 +22,8 @@ pub(crate) enum State {
 }
 
 pin_project! {
-    /// The response body of [`HttpServer`](super::HttpServer): the request's span ends when
-    /// the body has been sent completely (or fails), or when it is dropped early, which is
+    /// The response body of the server and client layers: the request's span ends when the
+    /// body has been sent or read completely (or fails), or when it is dropped early, which is
     /// recorded as the event `http.response.body.dropped`.
     pub struct ResponseBody<B> {
         #[pin]
