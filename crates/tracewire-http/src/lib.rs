@@ -2,8 +2,9 @@
 //!
 //! [`server::HttpServerLayer`] gives every request a SERVER span that continues the caller's
 //! trace, follows the OpenTelemetry HTTP semantic conventions and ends when the response body
-//! has been sent. Sampling is decided before any span is created, so an unsampled request
-//! costs little more than parsing its `traceparent`.
+//! has been sent. [`client::HttpClientLayer`] gives every outgoing request a CLIENT span and
+//! sends its context on. Sampling is decided before any span is created, so an unsampled
+//! request costs little more than parsing its `traceparent`.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -46,6 +47,7 @@
 //! 0.33, with tracing-opentelemetry 0.34).
 
 mod body;
+pub mod client;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod filter;

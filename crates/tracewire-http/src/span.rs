@@ -73,6 +73,14 @@ impl SampledSpan {
         }
     }
 
+    /// Adds an event without attributes.
+    pub(crate) fn add_event(&self, name: &'static str) {
+        match self {
+            Self::Tracing(span) => span.add_event(name, Vec::new()),
+            Self::Direct(cx) => cx.span().add_event(name, Vec::new()),
+        }
+    }
+
     /// Records that the response body was dropped before its end.
     pub(crate) fn record_dropped(&self) {
         match self {

@@ -217,49 +217,8 @@ async fn server_errors_are_errors_client_errors_are_not() {
     assert_eq!(attr_str(boom, "error.type").as_deref(), Some("500"));
 }
 
-/// A body of `left` chunks, `delay` apart.
-struct SlowBody {
-    left: usize,
-    delay: Duration,
-    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl http_body::Body for SlowBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        use std::future::Future;
-        use std::task::Poll;
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        let delay = self.delay;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                self.sleep = None;
-                self.left -= 1;
-                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
-                    b"chunk\n",
-                )))))
-            }
-        }
-    }
-}
-
 fn slow_body(chunks: usize, delay: Duration) -> Body {
-    Body::new(SlowBody {
-        left: chunks,
-        delay,
-        sleep: None,
-    })
+    Body::new(SlowBody::new(chunks, delay))
 }
 
 #[tokio::test(flavor = "current_thread")]

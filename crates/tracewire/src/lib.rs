@@ -41,7 +41,7 @@
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
-//! | `http` | the HTTP server layer, as `tracewire::http` | no |
+//! | `http` | the HTTP server and client layers, as `tracewire::http` | no |
 //! | `axum` | span names from axum's `MatchedPath`, `client.address` from `ConnectInfo` (implies `http`) | no |
 //! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids (implies `http`) | no |
 //! | `events` | a `tracing-subscriber` layer recording log events on directly made spans (implies `http`) | no |
@@ -60,19 +60,21 @@
 #[doc(inline)]
 pub use tracewire_propagation as propagation;
 
-/// HTTP tracing middleware: the server layer and its hooks (feature `http`).
+/// HTTP tracing middleware: the server and client layers and their hooks (feature `http`).
 ///
 /// The server layer's types are re-exported here, and the rest of `tracewire-http` under the
 /// same module names.
 #[cfg(feature = "http")]
 pub mod http {
     #[doc(inline)]
+    pub use tracewire_http::client::{HttpClient, HttpClientLayer, UrlTemplate};
+    #[doc(inline)]
     pub use tracewire_http::server::{
         HttpServer, HttpServerLayer, PeerAddr, RequestInfo, ResponseBody, ResponseFuture,
         ResponseHeader, SkipHealthChecks, TrustPolicy,
     };
     #[doc(inline)]
-    pub use tracewire_http::{filter, hooks, semconv, server};
+    pub use tracewire_http::{client, filter, hooks, semconv, server};
 
     #[cfg(feature = "events")]
     #[doc(inline)]

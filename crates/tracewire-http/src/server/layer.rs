@@ -29,6 +29,24 @@ pub(crate) enum Spans {
     Direct(Arc<opentelemetry::global::BoxedTracer>),
 }
 
+impl Spans {
+    /// Spans made directly with `provider`'s tracer, under this crate's instrumentation scope.
+    pub(crate) fn direct<P>(provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        let scope = opentelemetry::InstrumentationScope::builder("tracewire-http")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let tracer = provider.tracer_with_scope(scope);
+        Self::Direct(Arc::new(opentelemetry::global::BoxedTracer::new(Box::new(
+            tracer,
+        ))))
+    }
+}
+
 impl fmt::Debug for Spans {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -184,13 +202,7 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
     {
-        let scope = opentelemetry::InstrumentationScope::builder("tracewire-http")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        let tracer = provider.tracer_with_scope(scope);
-        self.config_mut().spans = Spans::Direct(Arc::new(opentelemetry::global::BoxedTracer::new(
-            Box::new(tracer),
-        )));
+        self.config_mut().spans = Spans::direct(provider);
         self
     }
 

@@ -72,6 +72,7 @@ use tracing::Span;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::HttpServerLayer;
+pub(crate) use self::layer::{PropagatorChoice, Spans};
 pub use self::service::HttpServer;
 pub use crate::body::ResponseBody;
 pub use crate::filter::{Filter, SkipHealthChecks, TraceAll};

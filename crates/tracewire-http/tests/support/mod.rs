@@ -159,3 +159,50 @@ pub fn outgoing_traceparent() -> String {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
 }
+
+/// A body of `left` chunks, `delay` apart.
+pub struct SlowBody {
+    left: usize,
+    delay: Duration,
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl SlowBody {
+    pub fn new(left: usize, delay: Duration) -> Self {
+        Self {
+            left,
+            delay,
+            sleep: None,
+        }
+    }
+}
+
+impl http_body::Body for SlowBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::convert::Infallible>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let delay = self.delay;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.sleep = None;
+                self.left -= 1;
+                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                    b"chunk\n",
+                )))))
+            }
+        }
+    }
+}

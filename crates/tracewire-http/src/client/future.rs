@@ -1,0 +1,116 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+use std::time::Instant;
+
+use http::Response;
+use opentelemetry::KeyValue;
+use pin_project_lite::pin_project;
+
+use crate::body::{ResponseBody, State};
+use crate::hooks::OnResponse;
+use crate::semconv;
+use crate::span::SampledSpan;
+
+struct Sampled<R> {
+    span: SampledSpan,
+    on_response: R,
+    start: Instant,
+}
+
+pin_project! {
+    /// The response future of [`HttpClient`](super::HttpClient). Dropping it before the
+    /// response arrives (a caller's cancellation) ends the span with the event
+    /// `http.request.cancelled`; it is not an error.
+    pub struct ResponseFuture<F, R> {
+        #[pin]
+        inner: F,
+        sampled: Option<Sampled<R>>,
+    }
+
+    impl<F, R> PinnedDrop for ResponseFuture<F, R> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(s) = this.project().sampled.take() {
+                s.span.add_event("http.request.cancelled");
+                s.span.end();
+            }
+        }
+    }
+}
+
+impl<F, R> ResponseFuture<F, R> {
+    pub(crate) fn sampled(inner: F, span: SampledSpan, on_response: R, start: Instant) -> Self {
+        Self {
+            inner,
+            sampled: Some(Sampled {
+                span,
+                on_response,
+                start,
+            }),
+        }
+    }
+
+    pub(crate) fn untraced(inner: F) -> Self {
+        Self {
+            inner,
+            sampled: None,
+        }
+    }
+}
+
+impl<F, R, B, E> Future for ResponseFuture<F, R>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: fmt::Display,
+    R: OnResponse<B>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let sampled = this.sampled.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                let state = match sampled {
+                    Some(mut s) => {
+                        s.span.add_event("http.response.headers");
+                        s.span.record_status(response.status(), true);
+                        if let Some(version) = semconv::protocol_version(response.version()) {
+                            s.span.handle().set_attribute(KeyValue::new(
+                                semconv::NETWORK_PROTOCOL_VERSION,
+                                version,
+                            ));
+                        }
+                        s.on_response
+                            .on_response(&response, s.start.elapsed(), &s.span.handle());
+                        // Reading a response body runs no code of the application.
+                        State::SampledReady(s.span)
+                    }
+                    None => State::Done,
+                };
+                Ok(response.map(|body| ResponseBody::new(body, state)))
+            }
+            Err(error) => {
+                if let Some(s) = sampled {
+                    let error_type =
+                        super::transport_error_type(&error, std::any::type_name::<E>());
+                    s.span.record_error(&error_type, &error);
+                    s.span.end();
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+impl<F: fmt::Debug, R> fmt::Debug for ResponseFuture<F, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .field("sampled", &self.sampled.is_some())
+            .finish()
+    }
+}
