@@ -45,6 +45,7 @@
 //! | `axum` | span names from axum's `MatchedPath`, `client.address` from `ConnectInfo` (implies `http`) | no |
 //! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids (implies `http`) | no |
 //! | `events` | a `tracing-subscriber` layer recording log events on directly made spans (implies `http`) | no |
+//! | `reqwest` | the reqwest-middleware integration, as `tracewire::reqwest` (implies `http`) | no |
 //! | `tonic` | carriers for tonic's `MetadataMap` in [`propagation`] | no |
 //! | `full` | every part | no |
 //!
@@ -82,4 +83,11 @@ pub mod http {
     #[cfg(feature = "fmt")]
     #[doc(inline)]
     pub use tracewire_http::fmt;
+}
+
+/// The reqwest-middleware integration (feature `reqwest`).
+#[cfg(feature = "reqwest")]
+pub mod reqwest {
+    #[doc(inline)]
+    pub use tracewire_reqwest::TracingMiddleware;
 }

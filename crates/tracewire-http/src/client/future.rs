@@ -5,12 +5,10 @@ use std::task::{Context as TaskContext, Poll, ready};
 use std::time::Instant;
 
 use http::Response;
-use opentelemetry::KeyValue;
 use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, State};
 use crate::hooks::OnResponse;
-use crate::semconv;
 use crate::span::SampledSpan;
 
 struct Sampled<R> {
@@ -76,14 +74,7 @@ where
             Ok(response) => {
                 let state = match sampled {
                     Some(mut s) => {
-                        s.span.add_event("http.response.headers");
-                        s.span.record_status(response.status(), true);
-                        if let Some(version) = semconv::protocol_version(response.version()) {
-                            s.span.handle().set_attribute(KeyValue::new(
-                                semconv::NETWORK_PROTOCOL_VERSION,
-                                version,
-                            ));
-                        }
+                        super::record_response(&s.span, response.status(), response.version());
                         s.on_response
                             .on_response(&response, s.start.elapsed(), &s.span.handle());
                         // Reading a response body runs no code of the application.
@@ -95,10 +86,7 @@ where
             }
             Err(error) => {
                 if let Some(s) = sampled {
-                    let error_type =
-                        super::transport_error_type(&error, std::any::type_name::<E>());
-                    s.span.record_error(&error_type, &error);
-                    s.span.end();
+                    super::record_failure(s.span, &error, std::any::type_name::<E>());
                 }
                 Err(error)
             }

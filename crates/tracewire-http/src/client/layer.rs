@@ -203,6 +203,14 @@ impl<R, F> HttpClientLayer<R, F> {
         self
     }
 
+    /// The layer's logic for HTTP clients that are not tower services (see
+    /// [`ClientTracer`](super::ClientTracer)).
+    pub fn tracer(&self) -> super::ClientTracer {
+        super::ClientTracer {
+            config: self.config.clone(),
+        }
+    }
+
     /// Runs when the response headers arrive, for sampled requests (see
     /// [`OnResponse`](crate::hooks::OnResponse)).
     pub fn on_response<R2>(self, on_response: R2) -> HttpClientLayer<R2, F> {

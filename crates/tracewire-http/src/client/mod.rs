@@ -41,7 +41,7 @@ mod service;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::HttpClientLayer;
-pub use self::service::HttpClient;
+pub use self::service::{ClientSpan, ClientTracer, HttpClient};
 pub use crate::body::ResponseBody;
 
 /// A low-cardinality template of the request's URL (`/users/{id}`), set by the caller as a
@@ -58,6 +58,50 @@ pub use crate::body::ResponseBody;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UrlTemplate(pub &'static str);
+
+/// How many times this request was sent before (its retries and redirects), set as a request
+/// extension by whatever resends it: it becomes `http.request.resend_count` when above zero.
+/// The reqwest middleware sets it itself for retries made by middleware before it.
+///
+/// ```
+/// use tracewire_http::client::ResendCount;
+///
+/// let retry = http::Request::get("http://users.internal/users/42")
+///     .extension(ResendCount(1))
+///     .body(())
+///     .unwrap();
+/// # let _ = retry;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResendCount(pub u32);
+
+/// Records a response on a client span: the time to first byte (event
+/// `http.response.headers`), the status (4xx and 5xx are errors) and the protocol version.
+pub(crate) fn record_response(
+    span: &crate::span::SampledSpan,
+    status: http::StatusCode,
+    version: http::Version,
+) {
+    span.add_event("http.response.headers");
+    span.record_status(status, true);
+    if let Some(version) = crate::semconv::protocol_version(version) {
+        span.handle().set_attribute(opentelemetry::KeyValue::new(
+            crate::semconv::NETWORK_PROTOCOL_VERSION,
+            version,
+        ));
+    }
+}
+
+/// Records a transport error on a client span and ends it.
+pub(crate) fn record_failure(
+    span: crate::span::SampledSpan,
+    error: &dyn std::fmt::Display,
+    type_name: &'static str,
+) {
+    let error_type = transport_error_type(error, type_name);
+    span.record_error(&error_type, error);
+    span.end();
+}
 
 /// `url.full` with credentials replaced by `REDACTED:REDACTED` and sensitive query values by
 /// `REDACTED`.

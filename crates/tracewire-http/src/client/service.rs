@@ -14,7 +14,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::future::ResponseFuture;
 use super::layer::ClientConfig;
-use super::{UrlTemplate, port, redacted_url};
+use super::{ResendCount, UrlTemplate, port, redacted_url};
+
+const RESEND_COUNT: &str = "http.request.resend_count";
 use crate::filter::Filter;
 use crate::hooks::OnResponse;
 use crate::sampling::Decider;
@@ -51,25 +53,36 @@ struct ClientInfo<'a> {
     server_port: Option<u16>,
     url_full: String,
     url_template: Option<&'static str>,
+    resend_count: Option<u32>,
 }
 
 impl<'a> ClientInfo<'a> {
-    fn new<B>(request: &'a Request<B>, config: &ClientConfig) -> Self {
-        let (method, method_original) = semconv::method(request.method());
-        let url_template = request.extensions().get::<UrlTemplate>().map(|t| t.0);
-        let name_method = semconv::name_method(request.method());
+    fn new(
+        method: &'a http::Method,
+        uri: &'a http::Uri,
+        extensions: &http::Extensions,
+        config: &ClientConfig,
+    ) -> Self {
+        let (method_name, method_original) = semconv::method(method);
+        let url_template = extensions.get::<UrlTemplate>().map(|t| t.0);
+        let resend_count = extensions
+            .get::<ResendCount>()
+            .map(|c| c.0)
+            .filter(|&c| c > 0);
+        let name_method = semconv::name_method(method);
         let name = match url_template {
             Some(t) => format!("{name_method} {t}"),
             None => name_method.to_owned(),
         };
         Self {
             name,
-            method,
+            method: method_name,
             method_original,
-            server_address: request.uri().host(),
-            server_port: port(request.uri()),
-            url_full: redacted_url(request.uri(), &config.sensitive_query_keys),
+            server_address: uri.host(),
+            server_port: port(uri),
+            url_full: redacted_url(uri, &config.sensitive_query_keys),
             url_template,
+            resend_count,
         }
     }
 
@@ -95,6 +108,9 @@ impl<'a> ClientInfo<'a> {
         if let Some(template) = self.url_template {
             attrs.push(KeyValue::new("url.template", template));
         }
+        if let Some(count) = self.resend_count {
+            attrs.push(KeyValue::new(RESEND_COUNT, i64::from(count)));
+        }
         attrs
     }
 
@@ -119,7 +135,186 @@ impl<'a> ClientInfo<'a> {
     }
 }
 
+/// The CLIENT span of a sampled request, for HTTP clients that are not tower services (see
+/// [`ClientTracer`]).
+pub struct ClientSpan {
+    pub(crate) span: SampledSpan,
+    pub(crate) start: Instant,
+}
+
+impl fmt::Debug for ClientSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSpan").finish_non_exhaustive()
+    }
+}
+
+impl ClientSpan {
+    /// The span, for adding attributes.
+    pub fn handle(&self) -> crate::hooks::RequestSpan<'_> {
+        self.span.handle()
+    }
+
+    /// Time since the request started.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.start.elapsed()
+    }
+
+    /// Records the response headers: time to first byte, status (4xx and 5xx are errors),
+    /// protocol version.
+    pub fn record_response(&self, status: http::StatusCode, version: http::Version) {
+        super::record_response(&self.span, status, version);
+    }
+
+    /// Records a transport error (`error.type` is `timeout`, `connect` or the error's type)
+    /// and ends the span.
+    pub fn fail(self, error: &dyn fmt::Display, error_type_name: &'static str) {
+        super::record_failure(self.span, error, error_type_name);
+    }
+
+    /// Ends the span as cancelled by the caller (event `http.request.cancelled`; not an
+    /// error).
+    pub fn cancel(self) {
+        self.span.add_event("http.request.cancelled");
+        self.span.end();
+    }
+
+    /// Wraps the response body: the span ends when the body has been read to its end or
+    /// dropped.
+    pub fn wrap_body<B: http_body::Body>(self, body: B) -> crate::body::ResponseBody<B> {
+        crate::body::ResponseBody::new(body, crate::body::State::SampledReady(self.span))
+    }
+}
+
+/// The client layer's logic for HTTP clients that are not tower services: decide, make the
+/// CLIENT span and write the context, then record the outcome on the [`ClientSpan`]. The
+/// reqwest integration is built on it.
+///
+/// ```
+/// use tracewire_http::client::HttpClientLayer;
+///
+/// let tracer = HttpClientLayer::new().tracer();
+/// let mut headers = http::HeaderMap::new();
+/// let uri: http::Uri = "http://inventory.internal/items".parse().unwrap();
+/// let span = tracer.start(&http::Method::GET, &uri, &http::Extensions::new(), &mut headers);
+/// // ... send the request with `headers`, then:
+/// if let Some(span) = span {
+///     span.record_response(http::StatusCode::OK, http::Version::HTTP_11);
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientTracer {
+    pub(crate) config: Arc<ClientConfig>,
+}
+
+impl ClientTracer {
+    /// Starts a request under the current context: returns its span when sampled, and always
+    /// writes the context to `headers`.
+    pub fn start(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        extensions: &http::Extensions,
+        headers: &mut http::HeaderMap,
+    ) -> Option<ClientSpan> {
+        self.config.begin(method, uri, extensions, headers, true)
+    }
+
+    /// Writes the current context to `headers` without making a span (a filtered request).
+    pub fn propagate(&self, uri: &http::Uri, headers: &mut http::HeaderMap) {
+        self.config.inject(&Context::current(), headers, uri);
+    }
+}
+
 impl ClientConfig {
+    /// Starts a request: decides sampling under the current context, makes the CLIENT span
+    /// when sampled, and writes the context to `headers` (sampled or not, filtered or not).
+    pub(crate) fn begin(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        extensions: &http::Extensions,
+        headers: &mut http::HeaderMap,
+        traced: bool,
+    ) -> Option<ClientSpan> {
+        let parent_cx = Context::current();
+        if !traced {
+            // No span: the current context still flows.
+            self.inject(&parent_cx, headers, uri);
+            return None;
+        }
+        let parent = TraceParent::from_span_context(parent_cx.span().span_context());
+        let fresh = TraceParent::new_root(false);
+        let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
+        let mut info = None;
+        let decision = match self.sampler.quick(parent.as_ref()) {
+            Some(sampled) => Decider::plain(sampled),
+            None => {
+                let info = info.insert(ClientInfo::new(method, uri, extensions, self));
+                self.sampler.decide(
+                    parent.is_some().then_some(&parent_cx),
+                    trace_id,
+                    &info.name,
+                    &SpanKind::Client,
+                    &info.attributes(),
+                )
+            }
+        };
+        if decision.sampled {
+            let start = Instant::now();
+            let info = info.unwrap_or_else(|| ClientInfo::new(method, uri, extensions, self));
+            let span = match &self.spans {
+                Spans::Tracing => {
+                    let span = info.tracing_span();
+                    let _ = span.set_parent(parent_cx);
+                    for kv in decision.attributes {
+                        span.set_attribute(kv.key, kv.value);
+                    }
+                    if let Some(count) = info.resend_count {
+                        span.set_attribute(RESEND_COUNT, i64::from(count));
+                    }
+                    SampledSpan::Tracing(span)
+                }
+                Spans::Direct(tracer) => {
+                    let mut attributes = info.attributes();
+                    attributes.extend(decision.attributes);
+                    let builder = tracer
+                        .span_builder(info.name)
+                        .with_kind(SpanKind::Client)
+                        .with_attributes(attributes);
+                    let otel_span = tracer.build_with_context(builder, &parent_cx);
+                    SampledSpan::Direct(parent_cx.with_span(otel_span))
+                }
+            };
+            let cx = match &span {
+                SampledSpan::Tracing(span) => span.context(),
+                SampledSpan::Direct(cx) => cx.clone(),
+            };
+            self.inject(&cx, headers, uri);
+            Some(ClientSpan { span, start })
+        } else {
+            // Unsampled: no span, but this request still gets its own span id.
+            let flags = match parent {
+                Some(p) => p.flags().to_u8() & FLAG_RANDOM,
+                None => FLAG_RANDOM,
+            };
+            let cx = match TraceParent::new(trace_id, fresh.span_id(), TraceFlags::new(flags)) {
+                Some(own) => {
+                    let state = parent_cx.span().span_context().trace_state().clone();
+                    parent_cx.with_remote_span_context(SpanContext::new(
+                        own.trace_id(),
+                        own.span_id(),
+                        own.flags(),
+                        false,
+                        state,
+                    ))
+                }
+                None => parent_cx,
+            };
+            self.inject(&cx, headers, uri);
+            None
+        }
+    }
+
     fn inject(&self, cx: &Context, headers: &mut http::HeaderMap, uri: &http::Uri) {
         if !self.sends_context(uri) {
             return;
@@ -153,90 +348,22 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let config = &*self.config;
-        let parent_cx = Context::current();
-        if !self.filter.trace(&request) {
-            // No span: the current context still flows.
-            let uri = request.uri().clone();
-            config.inject(&parent_cx, request.headers_mut(), &uri);
-            return ResponseFuture::untraced(self.inner.call(request));
-        }
-
-        let parent = TraceParent::from_span_context(parent_cx.span().span_context());
-        let fresh = TraceParent::new_root(false);
-        let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
-        let mut info = None;
-        let decision = match config.sampler.quick(parent.as_ref()) {
-            Some(sampled) => Decider::plain(sampled),
-            None => {
-                let info = info.insert(ClientInfo::new(&request, config));
-                config.sampler.decide(
-                    parent.is_some().then_some(&parent_cx),
-                    trace_id,
-                    &info.name,
-                    &SpanKind::Client,
-                    &info.attributes(),
-                )
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let traced = self.filter.trace(&request);
+        let (mut parts, body) = request.into_parts();
+        let begun = self.config.begin(
+            &parts.method,
+            &parts.uri,
+            &parts.extensions,
+            &mut parts.headers,
+            traced,
+        );
+        let future = self.inner.call(Request::from_parts(parts, body));
+        match begun {
+            Some(ClientSpan { span, start }) => {
+                ResponseFuture::sampled(future, span, self.on_response.clone(), start)
             }
-        };
-
-        let uri = request.uri().clone();
-        if decision.sampled {
-            let start = Instant::now();
-            let info = info.unwrap_or_else(|| ClientInfo::new(&request, config));
-            let span = match &config.spans {
-                Spans::Tracing => {
-                    let span = info.tracing_span();
-                    let _ = span.set_parent(parent_cx);
-                    for kv in decision.attributes {
-                        span.set_attribute(kv.key, kv.value);
-                    }
-                    SampledSpan::Tracing(span)
-                }
-                Spans::Direct(tracer) => {
-                    let mut attributes = info.attributes();
-                    attributes.extend(decision.attributes);
-                    let builder = tracer
-                        .span_builder(info.name)
-                        .with_kind(SpanKind::Client)
-                        .with_attributes(attributes);
-                    let otel_span = tracer.build_with_context(builder, &parent_cx);
-                    SampledSpan::Direct(parent_cx.with_span(otel_span))
-                }
-            };
-            let cx = match &span {
-                SampledSpan::Tracing(span) => span.context(),
-                SampledSpan::Direct(cx) => cx.clone(),
-            };
-            config.inject(&cx, request.headers_mut(), &uri);
-            ResponseFuture::sampled(
-                self.inner.call(request),
-                span,
-                self.on_response.clone(),
-                start,
-            )
-        } else {
-            // Unsampled: no span, but this request still gets its own span id.
-            let flags = match parent {
-                Some(p) => p.flags().to_u8() & FLAG_RANDOM,
-                None => FLAG_RANDOM,
-            };
-            let cx = match TraceParent::new(trace_id, fresh.span_id(), TraceFlags::new(flags)) {
-                Some(own) => {
-                    let state = parent_cx.span().span_context().trace_state().clone();
-                    parent_cx.with_remote_span_context(SpanContext::new(
-                        own.trace_id(),
-                        own.span_id(),
-                        own.flags(),
-                        false,
-                        state,
-                    ))
-                }
-                None => parent_cx,
-            };
-            config.inject(&cx, request.headers_mut(), &uri);
-            ResponseFuture::untraced(self.inner.call(request))
+            None => ResponseFuture::untraced(future),
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The server layer on real axum and hyper servers, spans asserted through the SDK's
 //! in-memory exporter.
 
-mod support;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -16,11 +14,11 @@ use http_body_util::{BodyExt, Empty};
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry_sdk::trace::Sampler;
-use support::*;
 use tracewire_http::hooks::RequestSpan;
 use tracewire_http::server::{
     HttpServerLayer, PeerAddr, ResponseHeader, SkipHealthChecks, TrustPolicy,
 };
+use tracewire_tests::*;
 
 async fn user(Extension(cx): Extension<opentelemetry::Context>) -> String {
     tracing::info!("loading user");

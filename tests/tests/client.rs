@@ -1,7 +1,5 @@
 //! The client layer around hyper-util's client, against real servers on 127.0.0.1:0.
 
-mod support;
-
 use std::time::Duration;
 
 use axum::Router;
@@ -13,10 +11,10 @@ use http_body_util::{BodyExt, Empty};
 use opentelemetry::Value;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, Status};
-use support::*;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tracewire_http::client::HttpClientLayer;
 use tracewire_http::server::HttpServerLayer;
+use tracewire_tests::*;
 
 /// Echoes the trace headers it received, one per line.
 async fn echo(headers: HeaderMap) -> String {

@@ -1,6 +1,6 @@
-//! Shared test support: a scoped `tracing` subscriber bridged to an SDK tracer provider with
-//! an in-memory exporter, real servers on 127.0.0.1:0 and a real hyper client.
-#![allow(dead_code, unreachable_pub)]
+//! The workspace's end-to-end tests (in `tests/`) and their shared support: a scoped
+//! `tracing` subscriber bridged to an SDK tracer provider with an in-memory exporter, real
+//! servers on 127.0.0.1:0 and a real hyper client.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,17 +18,24 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::prelude::*;
 
+/// The trace id of the incoming contexts the tests send.
 pub const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+/// The parent span id of the incoming contexts the tests send.
 pub const SPAN: &str = "00f067aa0ba902b7";
 
+/// A `traceparent` with [`TRACE`], [`SPAN`] and `flags`.
 pub fn traceparent(flags: &str) -> String {
     format!("00-{TRACE}-{SPAN}-{flags}")
 }
 
 /// A tracer provider with an in-memory exporter, installed as this thread's subscriber.
+#[allow(missing_debug_implementations)]
 pub struct Telemetry {
+    /// The exporter the spans end up in.
     pub exporter: InMemorySpanExporter,
+    /// The provider (for the layers' direct mode).
     pub provider: SdkTracerProvider,
+    /// Log lines written by the fmt layer.
     pub logs: Arc<Mutex<Vec<u8>>>,
     _guard: DefaultGuard,
 }
@@ -47,6 +54,7 @@ impl std::io::Write for LogWriter {
 }
 
 impl Telemetry {
+    /// Installs the subscriber for the current thread.
     pub fn install() -> Self {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
@@ -74,6 +82,7 @@ impl Telemetry {
         }
     }
 
+    /// The spans exported so far.
     pub fn spans(&self) -> Vec<SpanData> {
         let _ = self.provider.force_flush();
         self.exporter.get_finished_spans().unwrap()
@@ -92,6 +101,7 @@ impl Telemetry {
         self.spans()
     }
 
+    /// The log lines written so far.
     pub fn logs(&self) -> String {
         String::from_utf8_lossy(&self.logs.lock().unwrap()).into_owned()
     }
@@ -112,6 +122,7 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// A hyper-util client.
 pub fn client() -> Client<HttpConnector, Empty<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
 }
@@ -138,6 +149,7 @@ pub async fn fetch(
     )
 }
 
+/// An attribute of `span`.
 pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
     span.attributes
         .iter()
@@ -145,6 +157,7 @@ pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Valu
         .map(|kv| &kv.value)
 }
 
+/// An attribute of `span`, as a string.
 pub fn attr_str(span: &SpanData, key: &str) -> Option<String> {
     attr(span, key).map(|v| v.as_str().into_owned())
 }
@@ -161,6 +174,7 @@ pub fn outgoing_traceparent() -> String {
 }
 
 /// A body of `left` chunks, `delay` apart.
+#[allow(missing_debug_implementations)]
 pub struct SlowBody {
     left: usize,
     delay: Duration,
@@ -168,6 +182,7 @@ pub struct SlowBody {
 }
 
 impl SlowBody {
+    /// `left` chunks, `delay` apart.
     pub fn new(left: usize, delay: Duration) -> Self {
         Self {
             left,
