@@ -389,3 +389,58 @@ async fn server_to_client_to_server_is_one_trace_in_both_modes() {
         );
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn context_flows_when_the_subscriber_filters_the_spans_out() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::prelude::*;
+
+    // The OpenTelemetry layer sees only warnings: our INFO spans never reach it.
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("filtered"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::WARN),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let downstream_addr = serve(Router::new().route("/echo", get(echo))).await;
+    let upstream = Router::new()
+        .route(
+            "/front",
+            get(move || async move {
+                let mut client = ServiceBuilder::new()
+                    .layer(HttpClientLayer::new())
+                    .service(client());
+                let response = client
+                    .ready()
+                    .await
+                    .unwrap()
+                    .call(
+                        Request::get(format!("http://{downstream_addr}/echo"))
+                            .body(Empty::new())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                String::from_utf8_lossy(&body).into_owned()
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let addr = serve(upstream).await;
+    let (_, body) = fetch(
+        addr,
+        "/front",
+        &[("traceparent", traceparent("01").as_bytes())],
+    )
+    .await;
+    // No spans were made, and the downstream call still continues the caller's trace,
+    // attached to the caller's span.
+    assert!(exporter.get_finished_spans().unwrap().is_empty());
+    assert_eq!(line(&body, "traceparent"), traceparent("01"));
+}

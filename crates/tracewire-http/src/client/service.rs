@@ -265,7 +265,13 @@ impl ClientConfig {
             let span = match &self.spans {
                 Spans::Tracing => {
                     let span = info.tracing_span();
-                    let _ = span.set_parent(parent_cx);
+                    let _ = span.set_parent(parent_cx.clone());
+                    if !span.context().span().span_context().is_valid() {
+                        // The subscriber filtered the span out: no span, but the current
+                        // context still flows on.
+                        self.inject(&parent_cx, headers, uri);
+                        return None;
+                    }
                     for kv in decision.attributes {
                         span.set_attribute(kv.key, kv.value);
                     }

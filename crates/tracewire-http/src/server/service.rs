@@ -240,7 +240,19 @@ where
                 Spans::Tracing => {
                     let span = self.make_span.make_span(&request, &info);
                     drop(info);
-                    let _ = span.set_parent(incoming.into_context());
+                    let parent_cx = incoming.into_context();
+                    let _ = span.set_parent(parent_cx.clone());
+                    let span_cx = span.context();
+                    if !span_cx.span().span_context().is_valid() {
+                        // The subscriber filtered the span out (its level, a per-layer
+                        // filter): no span, but the caller's context still flows on.
+                        request.extensions_mut().insert(parent_cx.clone());
+                        let future = {
+                            let _guard = parent_cx.clone().attach();
+                            self.inner.call(request)
+                        };
+                        return ResponseFuture::unsampled(future, parent_cx, None, config);
+                    }
                     if let Some(link) = link {
                         span.add_link(link.to_span_context(TraceState::NONE));
                     }
@@ -254,7 +266,6 @@ where
                         &config.request_headers,
                         request.headers(),
                     );
-                    let span_cx = span.context();
                     let own = TraceParent::from_span_context(span_cx.span().span_context());
                     request.extensions_mut().insert(span_cx);
                     let future = span.in_scope(|| self.inner.call(request));
