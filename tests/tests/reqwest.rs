@@ -175,3 +175,83 @@ async fn span_lasts_until_the_body_is_read_and_connect_errors_are_typed() {
     );
     assert!(matches!(spans[1].status, Status::Error { .. }));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn hyper_client_and_reqwest_make_the_same_span() {
+    use http_body_util::{BodyExt, Empty};
+    use tower::{Service, ServiceBuilder, ServiceExt};
+
+    let t = Telemetry::install();
+    let addr = serve(downstream(0)).await;
+    let url = format!("http://{addr}/echo?page=2");
+
+    let reqwest_client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::new())
+        .build();
+    reqwest_client
+        .get(&url)
+        .send()
+        .with_context(remote_parent())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let mut hyper_client = ServiceBuilder::new()
+        .layer(HttpClientLayer::new())
+        .service(client());
+    hyper_client.ready().await.unwrap();
+    let future = {
+        let _guard = remote_parent().attach();
+        hyper_client.call(
+            http::Request::get(&url)
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap(),
+        )
+    };
+    let response = future.with_context(remote_parent()).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let spans = t.wait_for(2).await;
+    assert_eq!(spans.len(), 2);
+    let shape = |s: &opentelemetry_sdk::trace::SpanData| {
+        let mut attrs: Vec<(String, String)> = s
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        attrs.sort();
+        let events: Vec<String> = s.events.iter().map(|e| e.name.to_string()).collect();
+        (
+            s.name.clone(),
+            s.span_kind.clone(),
+            s.status.clone(),
+            s.parent_span_id,
+            attrs,
+            events,
+        )
+    };
+    let (a, b) = (shape(&spans[0]), shape(&spans[1]));
+    // Same name, kind, status, parent, events and attributes; the timing fields of the
+    // `tracing` bridge (busy_ns, idle_ns) and code locations may differ.
+    assert_eq!(
+        (&a.0, &a.1, &a.2, &a.3, &a.5),
+        (&b.0, &b.1, &b.2, &b.3, &b.5)
+    );
+    let semconv = |attrs: &[(String, String)]| -> Vec<(String, String)> {
+        attrs
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("http.")
+                    || k.starts_with("url.")
+                    || k.starts_with("server.")
+                    || k.starts_with("network.")
+                    || k.starts_with("error.")
+            })
+            .cloned()
+            .collect()
+    };
+    assert_eq!(semconv(&a.4), semconv(&b.4));
+    assert!(semconv(&a.4).len() >= 6, "{:?}", a.4);
+}
