@@ -9,17 +9,19 @@
 //!
 //! `cargo bench -p tracewire-http --bench client` prints allocations per request first.
 
+mod support;
+
 use std::alloc::System;
 use std::convert::Infallible;
 use std::hint::black_box;
+use support::NoopExporter;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::util::BoxCloneService;
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -28,16 +30,6 @@ use tracing_subscriber::prelude::*;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
 
 type Client = BoxCloneService<Request<Empty<Bytes>>, Response<Bytes>, String>;
 

@@ -7,27 +7,19 @@
 //! `LOOPBACK_ROUNDS` (default 4) and `LOOPBACK_SECONDS` (default 4) set the length. Sampled
 //! variants export through a batch processor to a no-op exporter.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::process::Command;
+use support::NoopExporter;
 
 use axum::Router;
 use axum::routing::get;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracewire_http::server::HttpServerLayer;
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
-
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        drop(batch);
-        Ok(())
-    }
-}
 
 fn provider(sampler: Sampler) -> SdkTracerProvider {
     SdkTracerProvider::builder()

@@ -12,8 +12,11 @@
 //!
 //! `cargo bench -p tracewire-http --bench server` prints allocations per request first.
 
+mod support;
+
 use std::alloc::System;
 use std::hint::black_box;
+use support::NoopExporter;
 
 use axum::Router;
 use axum::body::Body;
@@ -22,8 +25,7 @@ use criterion::{Criterion, criterion_group};
 use http::Request;
 use http_body_util::BodyExt;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::ServiceExt;
 use tracewire_http::server::HttpServerLayer;
@@ -34,16 +36,6 @@ use tracing_subscriber::prelude::*;
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
 
 fn dispatch(sampler: Sampler) -> (Dispatch, SdkTracerProvider) {
     let provider = SdkTracerProvider::builder()
