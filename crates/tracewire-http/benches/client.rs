@@ -4,6 +4,9 @@
 //! with a bridged `tracing` span (default) and with a span made directly (`tracer_provider`).
 //! Sampled variants export through a simple processor to a no-op exporter.
 //!
+//! Loopback round trips drift over a run on a shared machine: the bare client is measured a
+//! second time, later in the run, to show how much.
+//!
 //! reqwest-tracing is left out: its newest release supports opentelemetry up to 0.32, which
 //! cannot share this workspace's opentelemetry 0.33 graph.
 //!
@@ -150,6 +153,12 @@ fn bench(c: &mut Criterion) {
         (
             "loopback, tracewire sampled",
             boxed(ServiceBuilder::new().layer(layer()).service(hyper_client())),
+            &loopback_uri,
+            "01",
+        ),
+        (
+            "loopback, bare again (drift check)",
+            boxed(hyper_client()),
             &loopback_uri,
             "01",
         ),
