@@ -54,6 +54,7 @@ pub mod filter;
 #[cfg(feature = "fmt")]
 pub mod fmt;
 pub mod hooks;
+mod options;
 mod sampling;
 pub mod semconv;
 pub mod server;

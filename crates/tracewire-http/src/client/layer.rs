@@ -2,34 +2,26 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::Uri;
-use opentelemetry_sdk::trace::{Sampler, ShouldSample};
 use tower::Layer;
-use tracewire_propagation::Propagator;
 
 use super::HttpClient;
 use crate::filter::TraceAll;
-use crate::sampling::Decider;
-use crate::server::{PropagatorChoice, Spans};
+use crate::options::SpanOptions;
 
 type UriPredicate = Arc<dyn Fn(&Uri) -> bool + Send + Sync>;
 
 /// Settings shared by every request (behind one `Arc`).
 #[derive(Clone)]
 pub(crate) struct ClientConfig {
-    pub(crate) spans: Spans,
-    pub(crate) propagator: PropagatorChoice,
-    pub(crate) sampler: Decider,
+    pub(crate) options: SpanOptions,
     pub(crate) send_context_to: Option<UriPredicate>,
     pub(crate) send_baggage_to: Option<UriPredicate>,
-    pub(crate) sensitive_query_keys: Vec<String>,
 }
 
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
-            .field("spans", &self.spans)
-            .field("propagator", &self.propagator)
-            .field("sampler", &self.sampler)
+            .field("options", &self.options)
             .field(
                 "send_context_to",
                 &self.send_context_to.as_ref().map(|_| "predicate"),
@@ -38,7 +30,6 @@ impl fmt::Debug for ClientConfig {
                 "send_baggage_to",
                 &self.send_baggage_to.as_ref().map(|_| "predicate"),
             )
-            .field("sensitive_query_keys", &self.sensitive_query_keys)
             .finish()
     }
 }
@@ -74,12 +65,9 @@ impl HttpClientLayer {
     pub fn new() -> Self {
         Self {
             config: Arc::new(ClientConfig {
-                spans: Spans::Tracing,
-                propagator: PropagatorChoice::Ours(Propagator::new()),
-                sampler: Decider::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
+                options: SpanOptions::new(),
                 send_context_to: None,
                 send_baggage_to: None,
-                sensitive_query_keys: Vec::new(),
             }),
             on_response: (),
             filter: TraceAll,
@@ -92,67 +80,11 @@ impl<R, F> HttpClientLayer<R, F> {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Writes the context with `propagator` (default: W3C trace context and baggage).
-    ///
-    /// ```
-    /// use tracewire_http::client::HttpClientLayer;
-    /// use tracewire_propagation::{Format, Propagator};
-    ///
-    /// let layer = HttpClientLayer::new()
-    ///     .propagator(Propagator::from_formats([Format::TraceContext, Format::B3]));
-    /// ```
-    pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.config_mut().propagator = PropagatorChoice::Ours(propagator);
-        self
+    fn options_mut(&mut self) -> &mut SpanOptions {
+        &mut self.config_mut().options
     }
 
-    /// Writes the context with the global opentelemetry propagator instead: an explicit
-    /// choice. (Baggage withholding applies only to this crate's propagators.)
-    ///
-    /// ```
-    /// use tracewire_http::client::HttpClientLayer;
-    ///
-    /// let layer = HttpClientLayer::new().global_propagator();
-    /// ```
-    pub fn global_propagator(mut self) -> Self {
-        self.config_mut().propagator = PropagatorChoice::Global;
-        self
-    }
-
-    /// Makes CLIENT spans directly with `provider`'s tracer instead of as bridged `tracing`
-    /// spans (see the server layer's
-    /// [`tracer_provider`](crate::server::HttpServerLayer::tracer_provider)).
-    ///
-    /// ```
-    /// use opentelemetry_sdk::trace::SdkTracerProvider;
-    /// use tracewire_http::client::HttpClientLayer;
-    ///
-    /// let provider = SdkTracerProvider::builder().build();
-    /// let layer = HttpClientLayer::new().tracer_provider(&provider);
-    /// ```
-    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        self.config_mut().spans = Spans::direct(provider);
-        self
-    }
-
-    /// Decides sampling for requests made outside any trace (default `ParentBased(AlwaysOn)`:
-    /// a parent's decision is followed).
-    ///
-    /// ```
-    /// use opentelemetry_sdk::trace::Sampler;
-    /// use tracewire_http::client::HttpClientLayer;
-    ///
-    /// let layer = HttpClientLayer::new().sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
-    /// ```
-    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
-        self.config_mut().sampler = Decider::new(sampler);
-        self
-    }
+    crate::options::span_options!(HttpClientLayer, "client");
 
     /// Sends trace context only to the destinations `predicate` accepts (default: all).
     ///
@@ -184,22 +116,6 @@ impl<R, F> HttpClientLayer<R, F> {
         P: Fn(&Uri) -> bool + Send + Sync + 'static,
     {
         self.config_mut().send_baggage_to = Some(Arc::new(predicate));
-        self
-    }
-
-    /// Query parameters whose values are redacted in `url.full`, beyond the built-in list.
-    ///
-    /// ```
-    /// use tracewire_http::client::HttpClientLayer;
-    ///
-    /// let layer = HttpClientLayer::new().redact_query_params(["api_key"]);
-    /// ```
-    pub fn redact_query_params<I, S>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.config_mut().sensitive_query_keys = keys.into_iter().map(Into::into).collect();
         self
     }
 

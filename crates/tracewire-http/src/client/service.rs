@@ -80,7 +80,7 @@ impl<'a> ClientInfo<'a> {
             method_original,
             server_address: uri.host(),
             server_port: port(uri),
-            url_full: redacted_url(uri, &config.sensitive_query_keys),
+            url_full: redacted_url(uri, &config.options.sensitive_query_keys),
             url_template,
             resend_count,
         }
@@ -246,11 +246,11 @@ impl ClientConfig {
         let fresh = TraceParent::new_root(false);
         let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
         let mut info = None;
-        let decision = match self.sampler.quick(parent.as_ref()) {
+        let decision = match self.options.sampler.quick(parent.as_ref()) {
             Some(sampled) => Decider::plain(sampled),
             None => {
                 let info = info.insert(ClientInfo::new(method, uri, extensions, self));
-                self.sampler.decide(
+                self.options.sampler.decide(
                     parent.is_some().then_some(&parent_cx),
                     trace_id,
                     &info.name,
@@ -262,7 +262,7 @@ impl ClientConfig {
         if decision.sampled {
             let start = Instant::now();
             let info = info.unwrap_or_else(|| ClientInfo::new(method, uri, extensions, self));
-            let span = match &self.spans {
+            let span = match &self.options.spans {
                 Spans::Tracing => {
                     let span = info.tracing_span();
                     let _ = span.set_parent(parent_cx.clone());
@@ -325,7 +325,7 @@ impl ClientConfig {
         if !self.sends_context(uri) {
             return;
         }
-        match &self.propagator {
+        match &self.options.propagator {
             PropagatorChoice::Ours(p) => {
                 p.inject_context_with(cx, headers, self.sends_baggage(uri))
             }

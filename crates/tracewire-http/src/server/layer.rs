@@ -2,9 +2,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use opentelemetry_sdk::trace::{Sampler, ShouldSample};
-
-use crate::sampling::Decider;
+use crate::options::SpanOptions;
 use tower::Layer;
 use tracewire_propagation::Propagator;
 
@@ -58,14 +56,11 @@ impl fmt::Debug for Spans {
 
 /// Settings shared by every request (behind one `Arc`).
 pub(crate) struct Config {
-    pub(crate) spans: Spans,
+    pub(crate) options: SpanOptions,
     pub(crate) names: Arc<super::names::RouteNames>,
-    pub(crate) propagator: PropagatorChoice,
-    pub(crate) sampler: Decider,
     pub(crate) trust: TrustPolicy,
     pub(crate) response_header: Option<ResponseHeader>,
     pub(crate) trusted_proxies: Vec<IpAddr>,
-    pub(crate) sensitive_query_keys: Vec<String>,
     pub(crate) request_headers: Vec<http::HeaderName>,
     pub(crate) response_headers: Vec<http::HeaderName>,
 }
@@ -73,13 +68,10 @@ pub(crate) struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("spans", &self.spans)
-            .field("propagator", &self.propagator)
-            .field("sampler", &self.sampler)
+            .field("options", &self.options)
             .field("trust", &self.trust)
             .field("response_header", &self.response_header)
             .field("trusted_proxies", &self.trusted_proxies)
-            .field("sensitive_query_keys", &self.sensitive_query_keys)
             .field("request_headers", &self.request_headers)
             .field("response_headers", &self.response_headers)
             .finish()
@@ -89,14 +81,11 @@ impl fmt::Debug for Config {
 impl Clone for Config {
     fn clone(&self) -> Self {
         Self {
-            spans: self.spans.clone(),
+            options: self.options.clone(),
             names: self.names.clone(),
-            propagator: self.propagator.clone(),
-            sampler: self.sampler.clone(),
             trust: self.trust,
             response_header: self.response_header.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
-            sensitive_query_keys: self.sensitive_query_keys.clone(),
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
         }
@@ -128,14 +117,11 @@ impl HttpServerLayer {
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
-                spans: Spans::Tracing,
+                options: SpanOptions::new(),
                 names: Arc::default(),
-                propagator: PropagatorChoice::Ours(Propagator::new()),
-                sampler: Decider::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
                 trust: TrustPolicy::Trust,
                 response_header: None,
                 trusted_proxies: Vec::new(),
-                sensitive_query_keys: Vec::new(),
                 request_headers: Vec::new(),
                 response_headers: Vec::new(),
             }),
@@ -151,78 +137,11 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Reads the incoming context with `propagator` (default: W3C trace context and baggage).
-    ///
-    /// ```
-    /// use tracewire_http::server::HttpServerLayer;
-    /// use tracewire_propagation::{Format, Propagator};
-    ///
-    /// let layer = HttpServerLayer::new()
-    ///     .propagator(Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]));
-    /// ```
-    pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.config_mut().propagator = PropagatorChoice::Ours(propagator);
-        self
+    fn options_mut(&mut self) -> &mut SpanOptions {
+        &mut self.config_mut().options
     }
 
-    /// Reads the incoming context with the global opentelemetry propagator instead, as
-    /// installed by `opentelemetry::global::set_text_map_propagator`: an explicit choice.
-    ///
-    /// ```
-    /// use tracewire_http::server::HttpServerLayer;
-    ///
-    /// let layer = HttpServerLayer::new().global_propagator();
-    /// ```
-    pub fn global_propagator(mut self) -> Self {
-        self.config_mut().propagator = PropagatorChoice::Global;
-        self
-    }
-
-    /// Makes the spans of sampled requests directly with `provider`'s tracer instead of as
-    /// bridged `tracing` spans: the cheaper path, measured in the `server` benchmark.
-    ///
-    /// What changes: the span is an OpenTelemetry span of its own (no `tracing` span, so
-    /// [`make_span_with`](Self::make_span_with) is not used). The request's context is current
-    /// while the handler runs, so `tracing` spans the handler creates become its children
-    /// (`tracing-opentelemetry` parents new spans on the current context), log lines carry its
-    /// ids with [`TraceIdFormat`](crate::fmt::TraceIdFormat) (feature `fmt`), and log events
-    /// become span events with [`SpanEventsLayer`](crate::events::SpanEventsLayer) (feature
-    /// `events`). Use the provider that `tracing-opentelemetry` exports with.
-    ///
-    /// ```
-    /// use opentelemetry_sdk::trace::SdkTracerProvider;
-    /// use tracewire_http::server::HttpServerLayer;
-    ///
-    /// let provider = SdkTracerProvider::builder().build(); // with your exporter
-    /// let layer = HttpServerLayer::new().tracer_provider(&provider);
-    /// ```
-    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        self.config_mut().spans = Spans::direct(provider);
-        self
-    }
-
-    /// Decides which requests are sampled, before any span is created (default
-    /// `ParentBased(AlwaysOn)`). Any `opentelemetry_sdk` sampler works; the SDK's own
-    /// (`AlwaysOn`, `AlwaysOff`, `ParentBased`, `TraceIdRatioBased`) decide without building
-    /// the request's attributes, and `ParentBased` decides from the caller's flag alone.
-    ///
-    /// ```
-    /// use opentelemetry_sdk::trace::Sampler;
-    /// use tracewire_http::server::HttpServerLayer;
-    ///
-    /// // 10 % of new traces; callers' decisions are followed.
-    /// let layer = HttpServerLayer::new()
-    ///     .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))));
-    /// ```
-    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
-        self.config_mut().sampler = Decider::new(sampler);
-        self
-    }
+    crate::options::span_options!(HttpServerLayer, "server");
 
     /// What to do with an incoming context (default [`TrustPolicy::Trust`]).
     ///
@@ -262,24 +181,6 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
     /// ```
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.config_mut().trusted_proxies = proxies.into_iter().collect();
-        self
-    }
-
-    /// Query parameters whose values are redacted in `url.query`, beyond the built-in list
-    /// (`sig`, `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`,
-    /// `X-Goog-Signature`, …).
-    ///
-    /// ```
-    /// use tracewire_http::server::HttpServerLayer;
-    ///
-    /// let layer = HttpServerLayer::new().redact_query_params(["token", "api_key"]);
-    /// ```
-    pub fn redact_query_params<I, S>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.config_mut().sensitive_query_keys = keys.into_iter().map(Into::into).collect();
         self
     }
 

@@ -112,7 +112,7 @@ impl Config {
         headers: &http::HeaderMap,
         forget_parent: bool,
     ) -> (Incoming, Option<TraceParent>) {
-        match &self.propagator {
+        match &self.options.propagator {
             PropagatorChoice::Ours(p) => {
                 let mut extracted = p.extract(headers);
                 let link = if forget_parent {
@@ -195,14 +195,14 @@ where
         let fresh = TraceParent::new_root(false);
         let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
         let mut info = None;
-        let decision = match config.sampler.quick(decision_parent.as_ref()) {
+        let decision = match config.options.sampler.quick(decision_parent.as_ref()) {
             Some(sampled) => Decider::plain(sampled),
             None => {
-                let needs_request = config.sampler.needs_request();
+                let needs_request = config.options.sampler.needs_request();
                 let info = info.insert(RequestInfo::new(
                     &request,
                     &config.trusted_proxies,
-                    &config.sensitive_query_keys,
+                    &config.options.sensitive_query_keys,
                 ));
                 let parent_cx = decision_parent.map(|p| {
                     Context::new().with_remote_span_context(p.to_span_context(TraceState::NONE))
@@ -212,7 +212,7 @@ where
                 } else {
                     (String::new(), Vec::new())
                 };
-                config.sampler.decide(
+                config.options.sampler.decide(
                     parent_cx.as_ref(),
                     trace_id,
                     &name,
@@ -233,10 +233,10 @@ where
                 RequestInfo::new(
                     &request,
                     &config.trusted_proxies,
-                    &config.sensitive_query_keys,
+                    &config.options.sensitive_query_keys,
                 )
             });
-            match &config.spans {
+            match &config.options.spans {
                 Spans::Tracing => {
                     let span = self.make_span.make_span(&request, &info);
                     drop(info);
