@@ -221,3 +221,60 @@ impl http_body::Body for SlowBody {
         }
     }
 }
+
+/// GETs `uri` through `client` wrapped in `layer` (from inside a handler, say) and returns
+/// the body.
+pub async fn get_through<L>(layer: L, uri: String) -> String
+where
+    L: tower::Layer<Client<HttpConnector, Empty<Bytes>>>,
+    L::Service: tower::Service<
+            Request<Empty<Bytes>>,
+            Response = Response<tracewire_http::client::ResponseBody<hyper::body::Incoming>>,
+        >,
+    <L::Service as tower::Service<Request<Empty<Bytes>>>>::Error: std::fmt::Debug,
+{
+    use tower::{Service, ServiceExt};
+    let mut client = layer.layer(client());
+    let response = client
+        .ready()
+        .await
+        .unwrap()
+        .call(Request::get(uri).body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// Asserts the attributes and events every client span of a successful GET to
+/// `http://{addr}{path_and_query}` has, whichever client made it.
+pub fn assert_client_span(span: &SpanData, addr: SocketAddr, redacted_path_and_query: &str) {
+    use opentelemetry::Value;
+    assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Client);
+    assert_eq!(span.name, "GET");
+    assert_eq!(
+        attr_str(span, "url.full").as_deref(),
+        Some(format!("http://{addr}{redacted_path_and_query}").as_str())
+    );
+    assert_eq!(
+        attr_str(span, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        attr(span, "server.port"),
+        Some(&Value::I64(i64::from(addr.port())))
+    );
+    assert_eq!(
+        attr(span, "http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+    assert_eq!(
+        attr_str(span, "network.protocol.version").as_deref(),
+        Some("1.1")
+    );
+    assert!(
+        span.events
+            .iter()
+            .any(|e| e.name == "http.response.headers")
+    );
+}
