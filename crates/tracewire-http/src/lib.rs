@@ -54,8 +54,22 @@ pub mod filter;
 #[cfg(feature = "fmt")]
 pub mod fmt;
 pub mod hooks;
+mod inbound;
 mod options;
 mod sampling;
 pub mod semconv;
 pub mod server;
 mod span;
+
+/// Building blocks shared with tracewire's other layer crates (the gRPC layers). Not a public
+/// API: it changes in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::inbound::{Head, Incoming, child_of};
+    pub use crate::options::SpanOptions;
+    pub use crate::sampling::{Decider, Decision};
+    pub use crate::server::layer::{PropagatorChoice, Spans};
+    pub use crate::server::names::RouteNames as Interner;
+    pub use crate::span::SampledSpan;
+    pub use {opentelemetry, opentelemetry_sdk, tracewire_propagation};
+}

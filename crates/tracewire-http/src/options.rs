@@ -9,16 +9,26 @@ use crate::server::{PropagatorChoice, Spans};
 
 /// The shared part of a layer's configuration.
 #[derive(Clone, Debug)]
-pub(crate) struct SpanOptions {
-    pub(crate) spans: Spans,
-    pub(crate) propagator: PropagatorChoice,
-    pub(crate) sampler: Decider,
-    pub(crate) sensitive_query_keys: Vec<String>,
+pub struct SpanOptions {
+    /// How sampled calls get their span.
+    pub spans: Spans,
+    /// What reads and writes the context.
+    pub propagator: PropagatorChoice,
+    /// What decides sampling, before any span.
+    pub sampler: Decider,
+    /// Query parameters redacted beyond the built-in list.
+    pub sensitive_query_keys: Vec<String>,
+}
+
+impl Default for SpanOptions {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SpanOptions {
     /// Bridged spans, W3C trace context and baggage, `ParentBased(AlwaysOn)`.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             spans: Spans::Tracing,
             propagator: PropagatorChoice::Ours(Propagator::new()),
@@ -29,18 +39,21 @@ impl SpanOptions {
 }
 
 /// The builder methods for [`SpanOptions`], for a layer with `fn options_mut(&mut self) ->
-/// &mut SpanOptions`; `$layer` and `$module` name the layer in the examples.
-macro_rules! span_options {
-    ($layer:ident, $module:literal) => {
+/// &mut SpanOptions`; `$path` (`"tracewire_http::server"`) and `$layer` name the layer in the
+/// examples. Used by tracewire's other layer crates too: not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __span_options {
+    ($path:literal, $layer:ident) => {
         #[doc = concat!(
             "Reads and writes the context with `propagator` (default: W3C trace context and baggage).\n\n",
-            "```\nuse tracewire_http::", $module, "::", stringify!($layer), ";\n",
+            "```\nuse ", $path, "::", stringify!($layer), ";\n",
             "use tracewire_propagation::{Format, Propagator};\n\n",
             "let layer = ", stringify!($layer), "::new()\n",
             "    .propagator(Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]));\n```"
         )]
-        pub fn propagator(mut self, propagator: tracewire_propagation::Propagator) -> Self {
-            self.options_mut().propagator = crate::server::PropagatorChoice::Ours(propagator);
+        pub fn propagator(mut self, propagator: $crate::__private::tracewire_propagation::Propagator) -> Self {
+            self.options_mut().propagator = $crate::__private::PropagatorChoice::Ours(propagator);
             self
         }
 
@@ -48,11 +61,11 @@ macro_rules! span_options {
             "Uses the global opentelemetry propagator instead, as installed by ",
             "`opentelemetry::global::set_text_map_propagator`: an explicit choice. (Withholding ",
             "baggage per destination applies only to this crate's propagators.)\n\n",
-            "```\nuse tracewire_http::", $module, "::", stringify!($layer), ";\n\n",
+            "```\nuse ", $path, "::", stringify!($layer), ";\n\n",
             "let layer = ", stringify!($layer), "::new().global_propagator();\n```"
         )]
         pub fn global_propagator(mut self) -> Self {
-            self.options_mut().propagator = crate::server::PropagatorChoice::Global;
+            self.options_mut().propagator = $crate::__private::PropagatorChoice::Global;
             self
         }
 
@@ -66,17 +79,21 @@ macro_rules! span_options {
             "log events become span events with `tracewire_http::events::SpanEventsLayer` (feature ",
             "`events`). Use the provider that `tracing-opentelemetry` exports with.\n\n",
             "```\nuse opentelemetry_sdk::trace::SdkTracerProvider;\n",
-            "use tracewire_http::", $module, "::", stringify!($layer), ";\n\n",
+            "use ", $path, "::", stringify!($layer), ";\n\n",
             "let provider = SdkTracerProvider::builder().build(); // with your exporter\n",
             "let layer = ", stringify!($layer), "::new().tracer_provider(&provider);\n```"
         )]
         pub fn tracer_provider<P>(mut self, provider: &P) -> Self
         where
-            P: opentelemetry::trace::TracerProvider,
+            P: $crate::__private::opentelemetry::trace::TracerProvider,
             P::Tracer: Send + Sync + 'static,
-            <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+            <P::Tracer as $crate::__private::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
         {
-            self.options_mut().spans = crate::server::Spans::direct(provider);
+            self.options_mut().spans = $crate::__private::Spans::direct(
+                provider,
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            );
             self
         }
 
@@ -87,21 +104,25 @@ macro_rules! span_options {
             "`ParentBased`, `TraceIdRatioBased`) decide without building the request's ",
             "attributes, and `ParentBased` decides from the parent's flag alone.\n\n",
             "```\nuse opentelemetry_sdk::trace::Sampler;\n",
-            "use tracewire_http::", $module, "::", stringify!($layer), ";\n\n",
+            "use ", $path, "::", stringify!($layer), ";\n\n",
             "// 10 % of new traces; parents' decisions are followed.\n",
             "let layer = ", stringify!($layer), "::new()\n",
             "    .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))));\n```"
         )]
-        pub fn sampler(mut self, sampler: impl opentelemetry_sdk::trace::ShouldSample + 'static) -> Self {
-            self.options_mut().sampler = crate::sampling::Decider::new(sampler);
+        pub fn sampler(mut self, sampler: impl $crate::__private::opentelemetry_sdk::trace::ShouldSample + 'static) -> Self {
+            self.options_mut().sampler = $crate::__private::Decider::new(sampler);
             self
         }
+
+    };
+    (http $path:literal, $layer:ident) => {
+        $crate::__span_options!($path, $layer);
 
         #[doc = concat!(
             "Query parameters whose values are redacted (in `url.query` or `url.full`), beyond the ",
             "built-in list (`sig`, `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, ",
             "`X-Goog-Signature`, …).\n\n",
-            "```\nuse tracewire_http::", $module, "::", stringify!($layer), ";\n\n",
+            "```\nuse ", $path, "::", stringify!($layer), ";\n\n",
             "let layer = ", stringify!($layer), "::new().redact_query_params([\"token\", \"api_key\"]);\n```"
         )]
         pub fn redact_query_params<I, S>(mut self, keys: I) -> Self
@@ -114,5 +135,3 @@ macro_rules! span_options {
         }
     };
 }
-
-pub(crate) use span_options;

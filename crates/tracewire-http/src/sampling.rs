@@ -24,16 +24,20 @@ enum Kind {
 }
 
 /// A sampler, and how much of the request it needs to decide.
-pub(crate) struct Decider {
+pub struct Decider {
     kind: Kind,
     sampler: Box<dyn ShouldSample>,
 }
 
 /// A decision with what the sampler asked to add.
-pub(crate) struct Decision {
-    pub(crate) sampled: bool,
-    pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) trace_state: Option<TraceState>,
+#[derive(Debug)]
+pub struct Decision {
+    /// Whether the call gets a span.
+    pub sampled: bool,
+    /// Attributes the sampler adds to the span.
+    pub attributes: Vec<KeyValue>,
+    /// The tracestate the sampler asks for, when it changed it.
+    pub trace_state: Option<TraceState>,
 }
 
 impl Decision {
@@ -47,7 +51,8 @@ impl Decision {
 }
 
 impl Decider {
-    pub(crate) fn new<S: ShouldSample + 'static>(sampler: S) -> Self {
+    /// Wraps `sampler`, recognising the SDK's own samplers.
+    pub fn new<S: ShouldSample + 'static>(sampler: S) -> Self {
         let kind = match (&sampler as &dyn Any).downcast_ref::<Sampler>() {
             Some(Sampler::AlwaysOn) => Kind::AlwaysOn,
             Some(Sampler::AlwaysOff) => Kind::AlwaysOff,
@@ -62,7 +67,7 @@ impl Decider {
     }
 
     /// Decides without the request when the sampler does not need it.
-    pub(crate) fn quick(&self, parent: Option<&TraceParent>) -> Option<bool> {
+    pub fn quick(&self, parent: Option<&TraceParent>) -> Option<bool> {
         match (self.kind, parent) {
             (Kind::AlwaysOn, _) => Some(true),
             (Kind::AlwaysOff, _) => Some(false),
@@ -72,13 +77,13 @@ impl Decider {
     }
 
     /// Whether [`decide`](Self::decide) will look at the name and attributes.
-    pub(crate) fn needs_request(&self) -> bool {
+    pub fn needs_request(&self) -> bool {
         self.kind != Kind::Ratio
     }
 
     /// Asks the sampler. `parent` is the context to decide under (`None` for a root
     /// decision); `name` and `attributes` are only read when [`needs_request`](Self::needs_request).
-    pub(crate) fn decide(
+    pub fn decide(
         &self,
         parent: Option<&Context>,
         trace_id: TraceId,
@@ -96,7 +101,8 @@ impl Decider {
         }
     }
 
-    pub(crate) fn plain(sampled: bool) -> Decision {
+    /// A decision without attributes or tracestate.
+    pub fn plain(sampled: bool) -> Decision {
         Decision::plain(sampled)
     }
 }

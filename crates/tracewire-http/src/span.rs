@@ -12,7 +12,8 @@ use crate::hooks::RequestSpan;
 use crate::semconv;
 
 /// The span of a sampled request.
-pub(crate) enum SampledSpan {
+#[derive(Clone, Debug)]
+pub enum SampledSpan {
     /// A `tracing` span, bridged.
     Tracing(Span),
     /// A context holding an OpenTelemetry span made directly.
@@ -20,7 +21,8 @@ pub(crate) enum SampledSpan {
 }
 
 impl SampledSpan {
-    pub(crate) fn handle(&self) -> RequestSpan<'_> {
+    /// The span, for hooks and attributes.
+    pub fn handle(&self) -> RequestSpan<'_> {
         match self {
             Self::Tracing(span) => RequestSpan::tracing(span),
             Self::Direct(cx) => RequestSpan::otel(cx),
@@ -29,7 +31,7 @@ impl SampledSpan {
 
     /// Records the response status: `http.response.status_code`, and for an error status
     /// (5xx; 4xx too on a `client` span) `error.type` and the error status.
-    pub(crate) fn record_status(&self, status: StatusCode, client: bool) {
+    pub fn record_status(&self, status: StatusCode, client: bool) {
         let code = i64::from(status.as_u16());
         let error = semconv::status_error(&status, client);
         match self {
@@ -53,7 +55,7 @@ impl SampledSpan {
 
     /// Marks the span as failed with `error`: `error.type`, error status and an `exception`
     /// event.
-    pub(crate) fn record_error(&self, error_type: &str, error: &dyn fmt::Display) {
+    pub fn record_error(&self, error_type: &str, error: &dyn fmt::Display) {
         let event = vec![
             KeyValue::new("exception.type", error_type.to_owned()),
             KeyValue::new("exception.message", error.to_string()),
@@ -74,15 +76,38 @@ impl SampledSpan {
     }
 
     /// Adds an event without attributes.
-    pub(crate) fn add_event(&self, name: &'static str) {
+    pub fn add_event(&self, name: &'static str) {
+        self.add_event_with(name, Vec::new());
+    }
+
+    /// Adds an event with attributes.
+    pub fn add_event_with(&self, name: &'static str, attributes: Vec<KeyValue>) {
         match self {
-            Self::Tracing(span) => span.add_event(name, Vec::new()),
-            Self::Direct(cx) => cx.span().add_event(name, Vec::new()),
+            Self::Tracing(span) => span.add_event(name, attributes),
+            Self::Direct(cx) => cx.span().add_event(name, attributes),
+        }
+    }
+
+    /// Sets the span's status to error (with an empty description).
+    pub fn set_error_status(&self) {
+        match self {
+            Self::Tracing(span) => {
+                span.record("otel.status_code", "error");
+            }
+            Self::Direct(cx) => cx.span().set_status(Status::error("")),
+        }
+    }
+
+    /// The context whose span this is: for injection and as the parent of calls made under it.
+    pub fn context(&self) -> Context {
+        match self {
+            Self::Tracing(span) => span.context(),
+            Self::Direct(cx) => cx.clone(),
         }
     }
 
     /// Records that the response body was dropped before its end.
-    pub(crate) fn record_dropped(&self) {
+    pub fn record_dropped(&self) {
         match self {
             Self::Tracing(span) => span.add_event("http.response.body.dropped", Vec::new()),
             Self::Direct(cx) => cx
@@ -92,7 +117,7 @@ impl SampledSpan {
     }
 
     /// Ends the span now.
-    pub(crate) fn end(self) {
+    pub fn end(self) {
         match self {
             // Dropping the last handle closes the `tracing` span.
             Self::Tracing(span) => drop(span),
@@ -102,7 +127,7 @@ impl SampledSpan {
 
     /// Runs `f` with the span current.
     #[inline]
-    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+    pub fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
         match self {
             Self::Tracing(span) => {
                 let _entered = span.enter();

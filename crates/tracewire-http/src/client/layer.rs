@@ -84,7 +84,7 @@ impl<R, F> HttpClientLayer<R, F> {
         &mut self.config_mut().options
     }
 
-    crate::options::span_options!(HttpClientLayer, "client");
+    crate::__span_options!(http "tracewire_http::client", HttpClientLayer);
 
     /// Sends trace context only to the destinations `predicate` accepts (default: all).
     ///

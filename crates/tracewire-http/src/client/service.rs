@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, Tracer};
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{KeyValue, Value};
 use tower::Service;
 use tracewire_propagation::carrier::HeaderInjector;
-use tracewire_propagation::traceparent::{FLAG_RANDOM, TraceParent};
+use tracewire_propagation::traceparent::TraceParent;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::future::ResponseFuture;
@@ -19,6 +19,7 @@ use super::{ResendCount, UrlTemplate, port, redacted_url};
 const RESEND_COUNT: &str = "http.request.resend_count";
 use crate::filter::Filter;
 use crate::hooks::OnResponse;
+use crate::inbound::{Head, child_of};
 use crate::sampling::Decider;
 use crate::semconv;
 use crate::server::{PropagatorChoice, Spans};
@@ -242,17 +243,18 @@ impl ClientConfig {
             self.inject(&parent_cx, headers, uri);
             return None;
         }
-        let parent = TraceParent::from_span_context(parent_cx.span().span_context());
-        let fresh = TraceParent::new_root(false);
-        let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
+        let head = Head::new(
+            TraceParent::from_span_context(parent_cx.span().span_context()),
+            false,
+        );
         let mut info = None;
-        let decision = match self.options.sampler.quick(parent.as_ref()) {
+        let decision = match head.quick(&self.options.sampler) {
             Some(sampled) => Decider::plain(sampled),
             None => {
                 let info = info.insert(ClientInfo::new(method, uri, extensions, self));
                 self.options.sampler.decide(
-                    parent.is_some().then_some(&parent_cx),
-                    trace_id,
+                    head.parent.is_some().then_some(&parent_cx),
+                    head.trace_id,
                     &info.name,
                     &SpanKind::Client,
                     &info.attributes(),
@@ -299,21 +301,8 @@ impl ClientConfig {
             Some(ClientSpan { span, start })
         } else {
             // Unsampled: no span, but this request still gets its own span id.
-            let flags = match parent {
-                Some(p) => p.flags().to_u8() & FLAG_RANDOM,
-                None => FLAG_RANDOM,
-            };
-            let cx = match TraceParent::new(trace_id, fresh.span_id(), TraceFlags::new(flags)) {
-                Some(own) => {
-                    let state = parent_cx.span().span_context().trace_state().clone();
-                    parent_cx.with_remote_span_context(SpanContext::new(
-                        own.trace_id(),
-                        own.span_id(),
-                        own.flags(),
-                        false,
-                        state,
-                    ))
-                }
+            let cx = match head.unsampled() {
+                Some(own) => child_of(parent_cx, own),
                 None => parent_cx,
             };
             self.inject(&cx, headers, uri);

@@ -13,14 +13,16 @@ use crate::semconv::SENSITIVE_HEADERS;
 
 /// Where the incoming context is read with.
 #[derive(Clone, Debug)]
-pub(crate) enum PropagatorChoice {
+pub enum PropagatorChoice {
+    /// One of this crate's propagators.
     Ours(Propagator),
+    /// The global opentelemetry propagator.
     Global,
 }
 
 /// How sampled requests get their span.
 #[derive(Clone)]
-pub(crate) enum Spans {
+pub enum Spans {
     /// A `tracing` span, bridged to OpenTelemetry by `tracing-opentelemetry`.
     Tracing,
     /// An OpenTelemetry span made directly with this tracer.
@@ -28,15 +30,15 @@ pub(crate) enum Spans {
 }
 
 impl Spans {
-    /// Spans made directly with `provider`'s tracer, under this crate's instrumentation scope.
-    pub(crate) fn direct<P>(provider: &P) -> Self
+    /// Spans made directly with `provider`'s tracer, under the instrumentation scope `scope`.
+    pub fn direct<P>(provider: &P, scope: &'static str, version: &'static str) -> Self
     where
         P: opentelemetry::trace::TracerProvider,
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
     {
-        let scope = opentelemetry::InstrumentationScope::builder("tracewire-http")
-            .with_version(env!("CARGO_PKG_VERSION"))
+        let scope = opentelemetry::InstrumentationScope::builder(scope)
+            .with_version(version)
             .build();
         let tracer = provider.tracer_with_scope(scope);
         Self::Direct(Arc::new(opentelemetry::global::BoxedTracer::new(Box::new(
@@ -141,7 +143,7 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
         &mut self.config_mut().options
     }
 
-    crate::options::span_options!(HttpServerLayer, "server");
+    crate::__span_options!(http "tracewire_http::server", HttpServerLayer);
 
     /// What to do with an incoming context (default [`TrustPolicy::Trust`]).
     ///

@@ -59,8 +59,8 @@
 //! the two agree.
 
 mod future;
-mod layer;
-mod names;
+pub(crate) mod layer;
+pub(crate) mod names;
 mod service;
 
 use std::borrow::Cow;

@@ -14,7 +14,7 @@ const HOST_LIMIT: usize = 256;
 
 /// Interned `{method} {route}` names and routes, and server addresses.
 #[derive(Debug, Default)]
-pub(crate) struct RouteNames {
+pub struct RouteNames {
     table: RwLock<HashMap<&'static str, HashMap<Box<str>, Interned>>>,
     hosts: RwLock<HashMap<Box<str>, &'static str>>,
 }
@@ -55,7 +55,7 @@ impl RouteNames {
 
 impl RouteNames {
     /// The interned server address, or `None` once the table is full.
-    pub(crate) fn host(&self, host: &str) -> Option<&'static str> {
+    pub fn host(&self, host: &str) -> Option<&'static str> {
         if let Ok(hosts) = self.hosts.read()
             && let Some(found) = hosts.get(host)
         {

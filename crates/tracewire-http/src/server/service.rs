@@ -4,23 +4,18 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use http::{Request, Response};
-use opentelemetry::Context;
 use opentelemetry::Value;
-use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{
-    SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState, Tracer,
-};
+use opentelemetry::trace::{SpanKind, TraceContextExt, TraceState, Tracer};
 use tower::Service;
-use tracewire_propagation::Extracted;
-use tracewire_propagation::carrier::HeaderExtractor;
-use tracewire_propagation::traceparent::{FLAG_RANDOM, TraceParent};
+use tracewire_propagation::traceparent::TraceParent;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::future::{ResponseFuture, Sampled};
-use super::layer::{Config, PropagatorChoice, Spans, is_sensitive_header};
+use super::layer::{Config, Spans, is_sensitive_header};
 use super::{RequestInfo, TrustPolicy};
 use crate::filter::Filter;
 use crate::hooks::{MakeSpan, OnResponse, RequestSpan};
+use crate::inbound::{Head, Incoming};
 use crate::sampling::Decider;
 use crate::semconv::REDACTED;
 use crate::span::SampledSpan;
@@ -47,109 +42,6 @@ impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
     }
 }
 
-/// The incoming context, as our propagator or the global one gave it.
-enum Incoming {
-    Ours(Extracted),
-    Global {
-        cx: Context,
-        parent: Option<TraceParent>,
-    },
-}
-
-impl Incoming {
-    fn parent(&self) -> Option<TraceParent> {
-        match self {
-            Self::Ours(e) => e.parent().copied(),
-            Self::Global { parent, .. } => *parent,
-        }
-    }
-
-    /// For a receiver that decides sampling itself: the parent's flag becomes the decision.
-    fn set_parent_sampled(&mut self, sampled: bool) {
-        match self {
-            Self::Ours(e) => e.set_parent_sampled(sampled),
-            Self::Global { cx, parent } => {
-                if let Some(p) = parent {
-                    *p = p.with_sampled(sampled);
-                    let state = cx.span().span_context().trace_state().clone();
-                    *cx = cx.with_remote_span_context(p.to_span_context(state));
-                }
-            }
-        }
-    }
-
-    fn into_context(self) -> Context {
-        match self {
-            Self::Ours(e) => e.into_context(&Context::new()),
-            Self::Global { cx, .. } => cx,
-        }
-    }
-
-    /// A context whose span is `own`, a non-recording span of ours in the incoming trace.
-    fn into_child_context(self, own: TraceParent, state: Option<TraceState>) -> Context {
-        match (self, state) {
-            (Self::Ours(e), None) => e.into_child_context(&Context::new(), own),
-            (incoming, state) => {
-                let cx = incoming.into_context();
-                let state = state.unwrap_or_else(|| cx.span().span_context().trace_state().clone());
-                cx.with_remote_span_context(SpanContext::new(
-                    own.trace_id(),
-                    own.span_id(),
-                    own.flags(),
-                    false,
-                    state,
-                ))
-            }
-        }
-    }
-}
-
-impl Config {
-    /// Extracts the incoming context. With `forget_parent` (a new root), the parent is
-    /// returned apart, for a link, and left out of the context.
-    fn incoming(
-        &self,
-        headers: &http::HeaderMap,
-        forget_parent: bool,
-    ) -> (Incoming, Option<TraceParent>) {
-        match &self.options.propagator {
-            PropagatorChoice::Ours(p) => {
-                let mut extracted = p.extract(headers);
-                let link = if forget_parent {
-                    extracted.forget_parent()
-                } else {
-                    None
-                };
-                (Incoming::Ours(extracted), link)
-            }
-            PropagatorChoice::Global => {
-                let cx = opentelemetry::global::get_text_map_propagator(|p| {
-                    p.extract_with_context(&Context::new(), &HeaderExtractor(headers))
-                });
-                let parent = TraceParent::from_span_context(cx.span().span_context());
-                if forget_parent && parent.is_some() {
-                    // A fresh context with the baggage only.
-                    let baggage: Vec<opentelemetry::baggage::KeyValueMetadata> = cx
-                        .baggage()
-                        .iter()
-                        .map(|(k, (v, m))| {
-                            opentelemetry::baggage::KeyValueMetadata::new(
-                                k.clone(),
-                                v.clone(),
-                                m.clone(),
-                            )
-                        })
-                        .collect();
-                    let cx = Context::new().with_baggage(baggage);
-                    (Incoming::Global { cx, parent: None }, parent)
-                } else {
-                    (Incoming::Global { cx, parent }, None)
-                }
-            }
-        }
-    }
-}
-
 impl<S, M, R, F, ReqBody, ResBody> Service<Request<ReqBody>> for HttpServer<S, M, R, F>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -172,7 +64,8 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
         let traced = self.filter.trace(&request);
-        let (mut incoming, link) = config.incoming(
+        let (mut incoming, link) = Incoming::extract(
+            &config.options.propagator,
             request.headers(),
             traced && config.trust == TrustPolicy::NewRoot,
         );
@@ -189,36 +82,26 @@ where
         }
 
         // Decide before any span exists.
-        let parent = incoming.parent();
-        let decide_as_root = config.trust == TrustPolicy::OwnSampling || parent.is_none();
-        let decision_parent = if decide_as_root { None } else { parent };
-        let fresh = TraceParent::new_root(false);
-        let trace_id = parent.map_or(fresh.trace_id(), |p| p.trace_id());
+        let head = Head::incoming(&incoming, config.trust);
         let mut info = None;
-        let decision = match config.options.sampler.quick(decision_parent.as_ref()) {
+        let decision = match head.quick(&config.options.sampler) {
             Some(sampled) => Decider::plain(sampled),
             None => {
-                let needs_request = config.options.sampler.needs_request();
                 let info = info.insert(RequestInfo::new(
                     &request,
                     &config.trusted_proxies,
                     &config.options.sensitive_query_keys,
                 ));
-                let parent_cx = decision_parent.map(|p| {
-                    Context::new().with_remote_span_context(p.to_span_context(TraceState::NONE))
-                });
-                let (name, attributes) = if needs_request {
-                    (info.name().to_string(), info.sampling_attributes())
+                if config.options.sampler.needs_request() {
+                    head.decide(
+                        &config.options.sampler,
+                        &info.name().to_string(),
+                        &SpanKind::Server,
+                        &info.sampling_attributes(),
+                    )
                 } else {
-                    (String::new(), Vec::new())
-                };
-                config.options.sampler.decide(
-                    parent_cx.as_ref(),
-                    trace_id,
-                    &name,
-                    &SpanKind::Server,
-                    &attributes,
-                )
+                    head.decide(&config.options.sampler, "", &SpanKind::Server, &[])
+                }
             }
         };
         if config.trust == TrustPolicy::OwnSampling {
@@ -332,12 +215,7 @@ where
         } else {
             // The unsampled path: no span, one context with our own span id.
             drop(info);
-            let flags = match parent {
-                Some(p) => p.flags().to_u8() & FLAG_RANDOM,
-                None => FLAG_RANDOM,
-            };
-            // `fresh` holds random ids: its span id is ours.
-            let own = TraceParent::new(trace_id, fresh.span_id(), TraceFlags::new(flags));
+            let own = head.unsampled();
             let cx = match own {
                 Some(own) => incoming.into_child_context(own, decision.trace_state),
                 None => incoming.into_context(),

@@ -1,0 +1,99 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+
+use http::Response;
+use pin_project_lite::pin_project;
+
+use crate::body::{ResponseBody, State};
+use crate::call::{Call, Messages};
+use crate::semconv::response_status;
+
+pin_project! {
+    /// The response future of [`GrpcClient`](super::GrpcClient). Dropped before the response
+    /// arrives (the caller cancelled), the call is recorded as `CANCELLED` with the event
+    /// `rpc.cancelled` (`DEADLINE_EXCEEDED` when its deadline has passed).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<Call>,
+        message_events: bool,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(call) = this.project().call.take() {
+                call.dropped();
+            }
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn sampled(inner: F, call: Call, message_events: bool) -> Self {
+        Self {
+            inner,
+            call: Some(call),
+            message_events,
+        }
+    }
+
+    pub(crate) fn untraced(inner: F) -> Self {
+        Self {
+            inner,
+            call: None,
+            message_events: false,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: fmt::Display + fmt::Debug,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let call = this.call.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                let (state, messages) = match call {
+                    Some(call) => {
+                        call.span.add_event("rpc.response.headers");
+                        match response_status(&response) {
+                            Some((code, message)) => {
+                                call.finish(code, message.as_deref());
+                                (State::Done, None)
+                            }
+                            None => (
+                                State::SampledReady(call),
+                                this.message_events.then(Messages::received),
+                            ),
+                        }
+                    }
+                    None => (State::Done, None),
+                };
+                Ok(response.map(|body| ResponseBody::new(body, state, messages)))
+            }
+            Err(error) => {
+                if let Some(call) = call {
+                    call.fail(&error);
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .field("sampled", &self.call.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,113 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+
+use http::Response;
+use opentelemetry::Context;
+use pin_project_lite::pin_project;
+
+use crate::body::{ResponseBody, State};
+use crate::call::{Call, Messages};
+use crate::semconv;
+
+enum Mode {
+    Sampled(Call),
+    Unsampled(Context),
+    Done,
+}
+
+pin_project! {
+    /// The response future of [`GrpcServer`](super::GrpcServer). Dropped before the response
+    /// (the caller went away, or its deadline expired), the call is recorded as `CANCELLED`
+    /// or `DEADLINE_EXCEEDED`.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        mode: Mode,
+        message_events: bool,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Mode::Sampled(call) = std::mem::replace(this.project().mode, Mode::Done) {
+                call.dropped();
+            }
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn sampled(inner: F, call: Call, message_events: bool) -> Self {
+        Self {
+            inner,
+            mode: Mode::Sampled(call),
+            message_events,
+        }
+    }
+
+    pub(crate) fn unsampled(inner: F, cx: Context) -> Self {
+        Self {
+            inner,
+            mode: Mode::Unsampled(cx),
+            message_events: false,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: fmt::Display + fmt::Debug,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let result = match this.mode {
+            Mode::Sampled(call) => ready!(call.span.in_scope(|| inner.as_mut().poll(cx))),
+            Mode::Unsampled(otel_cx) => {
+                let _guard = otel_cx.clone().attach();
+                ready!(inner.as_mut().poll(cx))
+            }
+            Mode::Done => ready!(inner.as_mut().poll(cx)),
+        };
+        let mode = std::mem::replace(this.mode, Mode::Done);
+        Poll::Ready(match result {
+            Ok(response) => {
+                let (state, messages) = match mode {
+                    Mode::Sampled(call) => match semconv::response_status(&response) {
+                        Some((code, message)) => {
+                            // Trailers-only: the call is over.
+                            call.finish(code, message.as_deref());
+                            (State::Done, None)
+                        }
+                        None => (
+                            State::Sampled(call),
+                            this.message_events.then(Messages::sent),
+                        ),
+                    },
+                    Mode::Unsampled(otel_cx) => (State::Unsampled(otel_cx), None),
+                    Mode::Done => (State::Done, None),
+                };
+                Ok(response.map(|body| ResponseBody::new(body, state, messages)))
+            }
+            Err(error) => {
+                if let Mode::Sampled(call) = mode {
+                    call.fail(&error);
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .field("sampled", &matches!(self.mode, Mode::Sampled(_)))
+            .finish_non_exhaustive()
+    }
+}
