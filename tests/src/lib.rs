@@ -18,6 +18,8 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::prelude::*;
 
+pub mod grpc;
+
 /// The trace id of the incoming contexts the tests send.
 pub const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// The parent span id of the incoming contexts the tests send.
@@ -62,7 +64,15 @@ impl Telemetry {
             .build();
         let logs = Arc::new(Mutex::new(Vec::new()));
         let writer = LogWriter(logs.clone());
+        // The transport's own spans (h2, tonic, tower) are not what the tests look at.
+        let quiet = tracing_subscriber::filter::Targets::new()
+            .with_default(tracing::Level::TRACE)
+            .with_target("h2", tracing::level_filters::LevelFilter::OFF)
+            .with_target("tonic", tracing::level_filters::LevelFilter::OFF)
+            .with_target("tower", tracing::level_filters::LevelFilter::OFF)
+            .with_target("hyper", tracing::level_filters::LevelFilter::OFF);
         let subscriber = tracing_subscriber::registry()
+            .with(quiet)
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(tracewire_http::events::SpanEventsLayer::new())
             .with(
