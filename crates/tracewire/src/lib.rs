@@ -37,6 +37,22 @@
 //! # fn main() {}
 //! ```
 //!
+//! With the `tonic` feature, the gRPC layers (`tracewire::grpc`):
+//!
+//! ```
+//! # #[cfg(feature = "tonic")]
+//! # fn main() {
+//! use tower::ServiceBuilder;
+//!
+//! let server = tonic::transport::Server::builder().layer(tracewire::grpc::GrpcServerLayer::new());
+//! let client_stack = ServiceBuilder::new().layer(tracewire::grpc::GrpcClientLayer::new());
+//! let interceptor = tracewire::grpc::TraceContextInterceptor::new();
+//! # let _ = (server, client_stack, interceptor);
+//! # }
+//! # #[cfg(not(feature = "tonic"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Feature flags
 //!
 //! | Name | Description | Default? |
@@ -46,7 +62,8 @@
 //! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids (implies `http`) | no |
 //! | `events` | a `tracing-subscriber` layer recording log events on directly made spans (implies `http`) | no |
 //! | `reqwest` | the reqwest-middleware integration, as `tracewire::reqwest` (implies `http`) | no |
-//! | `tonic` | carriers for tonic's `MetadataMap` in [`propagation`] | no |
+//! | `tonic` | the gRPC server and client layers and the interceptor, as `tracewire::grpc`; carriers for tonic's `MetadataMap` in [`propagation`] | no |
+//! | `grpc-transport` | `network.peer.address`/`network.peer.port` on gRPC server spans, from tonic's `TcpConnectInfo` (implies `tonic`) | no |
 //! | `full` | every part | no |
 //!
 //! # Supported Rust versions
@@ -90,4 +107,12 @@ pub mod http {
 pub mod reqwest {
     #[doc(inline)]
     pub use tracewire_reqwest::TracingMiddleware;
+}
+
+/// gRPC tracing for tonic: server and client layers and an inject-only interceptor (feature
+/// `tonic`).
+#[cfg(feature = "tonic")]
+pub mod grpc {
+    #[doc(inline)]
+    pub use tracewire_tonic::*;
 }
