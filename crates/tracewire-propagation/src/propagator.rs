@@ -722,9 +722,55 @@ impl Propagator {
     /// assert!(!outgoing.contains_key("baggage"));
     /// ```
     pub fn inject_context_with<C: CarrierMut>(&self, cx: &Context, carrier: &mut C, baggage: bool) {
+        self.inject_parts(cx, None, carrier, baggage);
+    }
+
+    /// Writes the context of `child`, a span of ours under `cx`'s span (same trace), with
+    /// `cx`'s tracestate, baggage and fields: what a caller that makes no span of its own (an
+    /// unsampled call with its own span id) sends, without building a `Context` for it.
+    /// Baggage is written only when `baggage` is true.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use opentelemetry::Context;
+    /// use tracewire_propagation::Propagator;
+    /// use tracewire_propagation::traceparent::TraceParent;
+    ///
+    /// let p = Propagator::new();
+    /// let mut incoming = HeaderMap::new();
+    /// incoming.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".parse().unwrap());
+    /// incoming.insert("tracestate", "vendor=1".parse().unwrap());
+    /// let extracted = p.extract(&incoming);
+    /// let parent = *extracted.parent().unwrap();
+    /// let cx = extracted.into_context(&Context::new());
+    ///
+    /// let child = TraceParent::new(parent.trace_id(), TraceParent::new_root(false).span_id(), parent.flags()).unwrap();
+    /// let mut outgoing = HeaderMap::new();
+    /// p.inject_child_with(&cx, child, &mut outgoing, false);
+    /// assert_eq!(outgoing["traceparent"], child.to_header_value());
+    /// assert_eq!(outgoing["tracestate"], "vendor=1");
+    /// ```
+    pub fn inject_child_with<C: CarrierMut>(
+        &self,
+        cx: &Context,
+        child: TraceParent,
+        carrier: &mut C,
+        baggage: bool,
+    ) {
+        self.inject_parts(cx, Some(child), carrier, baggage);
+    }
+
+    /// Writes `cx`, with `child` in place of its span when given.
+    fn inject_parts<C: CarrierMut>(
+        &self,
+        cx: &Context,
+        child: Option<TraceParent>,
+        carrier: &mut C,
+        baggage: bool,
+    ) {
         let span = cx.span();
         let sc = span.span_context();
-        let parent = TraceParent::from_span_context(sc);
+        let parent = child.or_else(|| TraceParent::from_span_context(sc));
         let carried = cx.get::<Carried>();
         let (debug, deny) = match carried {
             Some(c) if self.inner.needs_marks => (
@@ -779,7 +825,16 @@ impl Propagator {
                 }
                 Format::Custom(p) => {
                     let mut injector = CarrierInjector(carrier);
-                    p.inject_context(cx, &mut injector);
+                    match child {
+                        // Another propagator needs the child as a context of its own.
+                        Some(child) => {
+                            let child_cx = cx.with_remote_span_context(
+                                child.to_span_context(sc.trace_state().clone()),
+                            );
+                            p.inject_context(&child_cx, &mut injector);
+                        }
+                        None => p.inject_context(cx, &mut injector),
+                    }
                 }
             }
         }

@@ -44,6 +44,22 @@ impl Config {
         self.trace_builtin || !crate::semconv::is_builtin(path)
     }
 
+    /// Writes the context of `own`, our span id under `cx` (an unsampled call), into
+    /// `headers`: without building a `Context` for it when the propagator is ours.
+    pub(crate) fn inject_child(
+        &self,
+        cx: opentelemetry::Context,
+        own: tracewire_propagation::traceparent::TraceParent,
+        headers: &mut http::HeaderMap,
+    ) {
+        match &self.options.propagator {
+            PropagatorChoice::Ours(p) => p.inject_child_with(&cx, own, headers, self.send_baggage),
+            PropagatorChoice::Global => {
+                self.inject(&tracewire_http::__private::child_of(cx, own), headers);
+            }
+        }
+    }
+
     /// Writes `cx` into `headers` with the layer's propagator.
     pub(crate) fn inject(&self, cx: &opentelemetry::Context, headers: &mut http::HeaderMap) {
         match &self.options.propagator {

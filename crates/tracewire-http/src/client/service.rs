@@ -301,12 +301,29 @@ impl ClientConfig {
             Some(ClientSpan { span, start })
         } else {
             // Unsampled: no span, but this request still gets its own span id.
-            let cx = match head.unsampled() {
-                Some(own) => child_of(parent_cx, own),
-                None => parent_cx,
-            };
-            self.inject(&cx, headers, uri);
+            match head.unsampled() {
+                Some(own) => self.inject_child(parent_cx, own, headers, uri),
+                None => self.inject(&parent_cx, headers, uri),
+            }
             None
+        }
+    }
+
+    /// Writes the context of `own`, our span id under `cx`, without building a `Context` for
+    /// it when the propagator is ours.
+    fn inject_child(
+        &self,
+        cx: Context,
+        own: TraceParent,
+        headers: &mut http::HeaderMap,
+        uri: &http::Uri,
+    ) {
+        match &self.options.propagator {
+            PropagatorChoice::Ours(p) if self.sends_context(uri) => {
+                p.inject_child_with(&cx, own, headers, self.sends_baggage(uri));
+            }
+            PropagatorChoice::Ours(_) => {}
+            PropagatorChoice::Global => self.inject(&child_of(cx, own), headers, uri),
         }
     }
 

@@ -7,7 +7,7 @@ use http::{Request, Response};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use tower::Service;
-use tracewire_http::__private::{Decider, Head, child_of};
+use tracewire_http::__private::{Decider, Head};
 use tracewire_http::filter::Filter;
 use tracewire_propagation::traceparent::TraceParent;
 
@@ -96,11 +96,10 @@ where
         };
         if !decision.sampled {
             // No span, but this call still gets its own span id.
-            let cx = match head.unsampled() {
-                Some(own) => child_of(parent_cx, own),
-                None => parent_cx,
-            };
-            config.inject(&cx, request.headers_mut());
+            match head.unsampled() {
+                Some(own) => config.inject_child(parent_cx, own, request.headers_mut()),
+                None => config.inject(&parent_cx, request.headers_mut()),
+            }
             return ResponseFuture::untraced(self.inner.call(request));
         }
 
