@@ -58,10 +58,18 @@ impl std::io::Write for LogWriter {
 impl Telemetry {
     /// Installs the subscriber for the current thread.
     pub fn install() -> Self {
+        Self::install_with(|exporter| {
+            SdkTracerProvider::builder()
+                .with_simple_exporter(exporter)
+                .build()
+        })
+    }
+
+    /// Installs the subscriber with a tracer provider of one's own, built around the
+    /// in-memory exporter (a sampler, a processor in front of the exporter).
+    pub fn install_with(provider: impl FnOnce(InMemorySpanExporter) -> SdkTracerProvider) -> Self {
         let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
+        let provider = provider(exporter.clone());
         let logs = Arc::new(Mutex::new(Vec::new()));
         let writer = LogWriter(logs.clone());
         // The transport's own spans (h2, tonic, tower) are not what the tests look at.

@@ -46,14 +46,22 @@ fn rules() -> RuleSampler {
 fn decide(c: &mut Criterion) {
     let attrs = attributes();
     let samplers: Vec<(&str, Box<dyn ShouldSample>)> = vec![
-        ("SDK TraceIdRatioBased(0.1)", Box::new(Sampler::TraceIdRatioBased(0.1))),
+        (
+            "SDK TraceIdRatioBased(0.1)",
+            Box::new(Sampler::TraceIdRatioBased(0.1)),
+        ),
         (
             "SDK ParentBased(TraceIdRatioBased(0.1)), root",
-            Box::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1)))),
+            Box::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                0.1,
+            )))),
         ),
         ("RuleSampler, 4 rules, the last matches", Box::new(rules())),
         ("AdaptiveSampler", Box::new(AdaptiveSampler::new(10.0))),
-        ("AdaptiveSampler per route", Box::new(AdaptiveSampler::new(10.0).per_route())),
+        (
+            "AdaptiveSampler per route",
+            Box::new(AdaptiveSampler::new(10.0).per_route()),
+        ),
         (
             "RuleSampler, adaptive rule per route",
             Box::new(RuleSampler::new([
@@ -114,7 +122,10 @@ impl SpanExporter for EncodingExporter {
     }
 }
 
-fn provider(sampler: impl ShouldSample + 'static, tail: Option<&KeepErrorsAndSlow>) -> SdkTracerProvider {
+fn provider(
+    sampler: impl ShouldSample + 'static,
+    tail: Option<&KeepErrorsAndSlow>,
+) -> SdkTracerProvider {
     let builder = SdkTracerProvider::builder();
     match tail {
         Some(keep) => builder
@@ -146,7 +157,10 @@ fn tail(c: &mut Criterion) {
     let attrs = attributes();
     let keep = KeepErrorsAndSlow::new();
     let variants = [
-        ("head sampling only, 1 % (no tail)", provider(Sampler::TraceIdRatioBased(0.01), None)),
+        (
+            "head sampling only, 1 % (no tail)",
+            provider(Sampler::TraceIdRatioBased(0.01), None),
+        ),
         ("export every span", provider(Sampler::AlwaysOn, None)),
         (
             "tail buffer around 1 % head sampling",
@@ -160,7 +174,10 @@ fn tail(c: &mut Criterion) {
         for _ in 0..1000 {
             request(p, &attrs);
         }
-        println!("{name:<44} {:>7.1}", region.change().allocations as f64 / 1000.0);
+        println!(
+            "{name:<44} {:>7.1}",
+            region.change().allocations as f64 / 1000.0
+        );
     }
     println!();
     let mut g = c.benchmark_group("request");

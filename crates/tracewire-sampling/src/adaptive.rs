@@ -58,7 +58,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     per_route: bool,
     shared: Budget,
-    routes: RwLock<HashMap<Box<str>, Arc<Budget>>>,
+    routes: RwLock<Routes>,
 }
 
 /// One budget's state, updated without locks.
@@ -103,7 +103,7 @@ impl AdaptiveSampler {
                 clock: Arc::new(clock),
                 per_route: false,
                 shared: Budget::new(now),
-                routes: RwLock::new(HashMap::new()),
+                routes: RwLock::new(Routes::default()),
             }),
         }
     }
@@ -120,7 +120,7 @@ impl AdaptiveSampler {
                 clock: self.inner.clock.clone(),
                 per_route: self.inner.per_route,
                 shared: Budget::new(now),
-                routes: RwLock::new(HashMap::new()),
+                routes: RwLock::new(Routes::default()),
             });
         }
         Arc::get_mut(&mut self.inner).unwrap_or_else(|| unreachable!("just made unique"))
@@ -166,32 +166,71 @@ impl AdaptiveSampler {
     }
 
     /// Whether a span with these attributes is sampled.
-    pub(crate) fn decide(&self, trace_id: TraceId, attributes: &[KeyValue], name: &str) -> bool {
+    fn decide(&self, trace_id: TraceId, attributes: &[KeyValue], name: &str) -> bool {
+        if !self.inner.per_route {
+            return self.inner.decide_in(&self.inner.shared, trace_id);
+        }
+        let mut route = None;
+        for kv in attributes {
+            match kv.key.as_str() {
+                "http.route" => {
+                    route = Some(kv.value.as_str());
+                    break;
+                }
+                "rpc.method" if route.is_none() => route = Some(kv.value.as_str()),
+                _ => {}
+            }
+        }
+        self.decide_for(trace_id, route.as_deref().unwrap_or(name))
+    }
+
+    /// Whether a span of `route` is sampled.
+    pub(crate) fn decide_for(&self, trace_id: TraceId, route: &str) -> bool {
         let inner = &*self.inner;
         if !inner.per_route {
             return inner.decide_in(&inner.shared, trace_id);
         }
-        let route = crate::rules::attr(attributes, "http.route")
-            .or_else(|| crate::rules::attr(attributes, "rpc.method"))
-            .unwrap_or(std::borrow::Cow::Borrowed(name));
-        let found = inner
-            .routes
-            .read()
-            .ok()
-            .and_then(|routes| routes.get(route.as_ref()).cloned());
-        let budget = match found {
-            Some(budget) => budget,
-            None => match inner.routes.write() {
-                Ok(mut routes) if routes.len() < MAX_KEYS => routes
-                    .entry(route.as_ref().into())
-                    .or_insert_with(|| Arc::new(Budget::new(inner.clock.now_nanos())))
-                    .clone(),
-                _ => return inner.decide_in(&inner.shared, trace_id),
-            },
+        if let Ok(routes) = inner.routes.read()
+            && let Some(budget) = routes.get(route)
+        {
+            // Decided under the read lock: no reference count to touch.
+            return inner.decide_in(budget, trace_id);
+        }
+        let budget = match inner.routes.write() {
+            Ok(mut routes) if routes.len() < MAX_KEYS => routes
+                .entry(route.into())
+                .or_insert_with(|| Arc::new(Budget::new(inner.clock.now_nanos())))
+                .clone(),
+            _ => return inner.decide_in(&inner.shared, trace_id),
         };
         inner.decide_in(&budget, trace_id)
     }
 }
+
+/// FNV-1a: routes are short strings from our own layers; SipHash's protection against
+/// chosen keys is not needed for a table bounded at 512 entries.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+type Routes = HashMap<Box<str>, Arc<Budget>, std::hash::BuildHasherDefault<Fnv>>;
 
 impl Inner {
     fn decide_in(&self, budget: &Budget, trace_id: TraceId) -> bool {

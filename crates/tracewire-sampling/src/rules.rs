@@ -1,5 +1,7 @@
 //! The rule sampler: an ordered list of rules over what a span carries at its start.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 
 use opentelemetry::trace::{Link, SpanKind, TraceId};
@@ -88,13 +90,59 @@ pub enum Action {
 }
 
 impl Action {
-    fn decide(&self, trace_id: TraceId, attributes: &[KeyValue], name: &str) -> bool {
+    fn decide(&self, trace_id: TraceId, view: &View<'_>, name: &str) -> bool {
         match self {
             Self::Always => true,
             Self::Never => false,
             Self::Ratio(p) => ratio::within(*p, trace_id),
-            Self::Adaptive(a) => a.decide(trace_id, attributes, name),
+            Self::Adaptive(a) => a.decide_for(trace_id, view.route_key().unwrap_or(name)),
         }
+    }
+}
+
+/// The start attributes rules look at, each looked up once and only when a rule asks.
+pub(crate) struct View<'a> {
+    route: OnceCell<Option<Cow<'a, str>>>,
+    path: OnceCell<Option<Cow<'a, str>>>,
+    method: OnceCell<Option<Cow<'a, str>>>,
+    rpc_method: OnceCell<Option<Cow<'a, str>>>,
+    attributes: &'a [KeyValue],
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(attributes: &'a [KeyValue]) -> Self {
+        Self {
+            route: OnceCell::new(),
+            path: OnceCell::new(),
+            method: OnceCell::new(),
+            rpc_method: OnceCell::new(),
+            attributes,
+        }
+    }
+
+    fn get<'s>(&'s self, cell: &'s OnceCell<Option<Cow<'a, str>>>, key: &str) -> Option<&'s str> {
+        cell.get_or_init(|| attr(self.attributes, key)).as_deref()
+    }
+
+    fn route(&self) -> Option<&str> {
+        self.get(&self.route, "http.route")
+    }
+
+    fn path(&self) -> Option<&str> {
+        self.get(&self.path, "url.path")
+    }
+
+    fn method(&self) -> Option<&str> {
+        self.get(&self.method, "http.request.method")
+    }
+
+    fn rpc_method(&self) -> Option<&str> {
+        self.get(&self.rpc_method, "rpc.method")
+    }
+
+    /// What a per-route budget is keyed by: `http.route`, else `rpc.method`.
+    pub(crate) fn route_key(&self) -> Option<&str> {
+        self.route().or_else(|| self.rpc_method())
     }
 }
 
@@ -240,29 +288,31 @@ impl Rule {
         self
     }
 
-    fn matches(&self, kind: &SpanKind, attributes: &[KeyValue]) -> bool {
+    fn matches(&self, kind: &SpanKind, view: &View<'_>) -> bool {
         if self.kind.as_ref().is_some_and(|k| k != kind) {
             return false;
         }
-        if let Some(route) = &self.route {
-            let value = attr(attributes, "http.route").or_else(|| attr(attributes, "url.path"));
-            if !value.is_some_and(|v| route.matches(&v)) {
-                return false;
-            }
+        if let Some(route) = &self.route
+            && !view
+                .route()
+                .or_else(|| view.path())
+                .is_some_and(|v| route.matches(v))
+        {
+            return false;
         }
         if let Some(method) = &self.method
-            && attr(attributes, "http.request.method").is_none_or(|v| v != method.as_str())
+            && view.method() != Some(method.as_str())
         {
             return false;
         }
         if let Some(rpc) = &self.rpc_method
-            && !attr(attributes, "rpc.method").is_some_and(|v| rpc.matches(&v))
+            && !view.rpc_method().is_some_and(|v| rpc.matches(v))
         {
             return false;
         }
         self.attributes
             .iter()
-            .all(|(k, v)| attr(attributes, k).is_some_and(|a| a == v.as_str()))
+            .all(|(k, v)| attr(view.attributes, k).is_some_and(|a| a == v.as_str()))
     }
 }
 
@@ -328,11 +378,12 @@ impl RuleSampler {
         kind: &SpanKind,
         attributes: &[KeyValue],
     ) -> bool {
+        let view = View::new(attributes);
         self.rules
             .iter()
-            .find(|r| r.matches(kind, attributes))
+            .find(|r| r.matches(kind, &view))
             .map_or(&self.default, |r| &r.action)
-            .decide(trace_id, attributes, name)
+            .decide(trace_id, &view, name)
     }
 }
 

@@ -55,8 +55,9 @@ type Predicate = Arc<dyn Fn(&SpanData) -> bool + Send + Sync>;
 /// # let _ = provider;
 /// ```
 ///
-/// With tracewire's layers, give the layers a sampler that lets spans be made (their default
-/// `ParentBased(AlwaysOn)` is fine) and put the head sampler here, on the tracer provider.
+/// With tracewire's layers, give the layers the same sampler as the tracer provider
+/// (`.sampler(keep.sampler(head))`): the layers decide before making a span, and must make
+/// the spans of a buffered trace too.
 #[derive(Clone)]
 pub struct KeepErrorsAndSlow {
     shared: Arc<Shared>,
@@ -79,10 +80,19 @@ struct Counters {
     dropped_spans: AtomicU64,
 }
 
+/// A trace being buffered.
+#[derive(Default)]
+struct Pending {
+    spans: VecDeque<SpanData>,
+    /// Local roots started and not yet ended (more than one when a trace passes through this
+    /// process twice): the trace is decided when the last one ends.
+    open_roots: u32,
+}
+
 /// What the buffer holds.
 #[derive(Default)]
 struct Buffer {
-    traces: HashMap<TraceId, VecDeque<SpanData>>,
+    traces: HashMap<TraceId, Pending>,
     /// Buffered traces, oldest first.
     order: VecDeque<TraceId>,
     /// Traces decided recently (kept = true), for spans that end after their root.
@@ -327,21 +337,26 @@ impl<P: SpanProcessor> SpanProcessor for TailProcessor<P> {
         let sc = span.span_context();
         if span.is_recording() && !sc.is_sampled() {
             let trace_id = sc.trace_id();
-            if let Ok(mut buffer) = self.shared.buffer.lock()
-                && !buffer.traces.contains_key(&trace_id)
+            let parent = cx.span();
+            let parent = parent.span_context();
+            let local_root = !parent.is_valid() || parent.is_remote();
+            if local_root
+                && let Ok(mut buffer) = self.shared.buffer.lock()
                 && !buffer.decided.contains_key(&trace_id)
             {
-                if buffer.traces.len() >= self.shared.max_traces
-                    && let Some(oldest) = buffer.order.pop_front()
-                {
-                    buffer.traces.remove(&oldest);
-                    self.shared
-                        .stats
-                        .dropped_traces
-                        .fetch_add(1, Ordering::Relaxed);
+                if !buffer.traces.contains_key(&trace_id) {
+                    if buffer.traces.len() >= self.shared.max_traces
+                        && let Some(oldest) = buffer.order.pop_front()
+                    {
+                        buffer.traces.remove(&oldest);
+                        self.shared
+                            .stats
+                            .dropped_traces
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    buffer.order.push_back(trace_id);
                 }
-                buffer.traces.insert(trace_id, VecDeque::new());
-                buffer.order.push_back(trace_id);
+                buffer.traces.entry(trace_id).or_default().open_roots += 1;
             }
         }
         self.inner.on_start(span, cx);
@@ -362,17 +377,24 @@ impl<P: SpanProcessor> SpanProcessor for TailProcessor<P> {
             if let Some(&kept) = buffer.decided.get(&trace_id) {
                 // A span that ended after its root: follows the trace's fate.
                 kept.then(|| vec![span])
-            } else if let Some(spans) = buffer.traces.get_mut(&trace_id) {
-                if spans.len() >= self.shared.max_spans {
-                    spans.pop_front();
+            } else if let Some(pending) = buffer.traces.get_mut(&trace_id) {
+                if pending.spans.len() >= self.shared.max_spans {
+                    pending.spans.pop_front();
                     self.shared
                         .stats
                         .dropped_spans
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                spans.push_back(span);
+                pending.spans.push_back(span);
                 if local_root {
-                    let spans = buffer.traces.remove(&trace_id).unwrap_or_default();
+                    pending.open_roots = pending.open_roots.saturating_sub(1);
+                }
+                if local_root && pending.open_roots == 0 {
+                    let spans = buffer
+                        .traces
+                        .remove(&trace_id)
+                        .map(|p| p.spans)
+                        .unwrap_or_default();
                     buffer.order.retain(|t| *t != trace_id);
                     let kept = spans
                         .back()

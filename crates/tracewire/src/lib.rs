@@ -64,6 +64,7 @@
 //! | `reqwest` | the reqwest-middleware integration, as `tracewire::reqwest` (implies `http`) | no |
 //! | `tonic` | the gRPC server and client layers and the interceptor, as `tracewire::grpc`; carriers for tonic's `MetadataMap` in [`propagation`] | no |
 //! | `grpc-transport` | `network.peer.address`/`network.peer.port` on gRPC server spans, from tonic's `TcpConnectInfo` (implies `tonic`) | no |
+//! | `sampling` | samplers: rules, adaptive rate, keeping errors and slow requests, as `tracewire::sampling` | no |
 //! | `full` | every part | no |
 //!
 //! # Supported Rust versions
@@ -116,3 +117,9 @@ pub mod grpc {
     #[doc(inline)]
     pub use tracewire_tonic::*;
 }
+
+/// Samplers that keep cost down without going blind: rules, adaptive rate, and keeping errors
+/// and slow requests (feature `sampling`).
+#[cfg(feature = "sampling")]
+#[doc(inline)]
+pub use tracewire_sampling as sampling;
