@@ -1,0 +1,575 @@
+//! One-call tracing set-up from the `OTEL_*` environment variables.
+//!
+//! [`Setup::install`] sets up, in one call: a `tracing-subscriber` with the OpenTelemetry
+//! layer and a fmt layer whose lines carry trace and span ids (`RUST_LOG` filters, default
+//! `info`); the SDK tracer provider with its resource (`OTEL_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`); the sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
+//! with tracewire's samplers as well as the standard ones); the propagators
+//! (`OTEL_PROPAGATORS`); and the exporters (`OTEL_TRACES_EXPORTER`: `otlp` over gRPC or HTTP
+//! per `OTEL_EXPORTER_OTLP_PROTOCOL` to `OTEL_EXPORTER_OTLP_ENDPOINT`, `console` for the
+//! terminal trace tree, `none`). It returns a [`Guard`] that flushes and shuts down on drop.
+//! A bad value in any of these variables is an [`InitError`] naming the variable, never a
+//! silent default.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tracewire_init::InitError> {
+//! let telemetry = tracewire_init::Setup::new()
+//!     .service_name("checkout") // unless OTEL_SERVICE_NAME says otherwise
+//!     .install()?;
+//! let propagator = telemetry.propagator(); // for the layers: `.propagator(propagator)`
+//! # let _ = propagator;
+//! // ... run the service; spans are flushed when `telemetry` is dropped.
+//! # Ok(()) }
+//! ```
+//!
+//! The OTLP gRPC exporter needs a Tokio runtime: call `install` from inside one.
+//!
+//! # Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.88.
+//!
+//! # Stability
+//!
+//! OpenTelemetry for Rust is 0.x; each release follows one opentelemetry version (currently
+//! 0.33, with opentelemetry-otlp 0.33 and tracing-opentelemetry 0.34).
+
+mod tree;
+
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SdkTracerProvider, ShouldSample};
+use tracewire_propagation::Propagator;
+use tracing_subscriber::prelude::*;
+
+pub use self::tree::TreeExporter;
+
+/// Where spans go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exporter {
+    /// OTLP over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, the default) or HTTP
+    /// (`http/protobuf`), to `OTEL_EXPORTER_OTLP_ENDPOINT` or the protocol's default.
+    Otlp,
+    /// The terminal trace tree ([`TreeExporter`]); `console` in `OTEL_TRACES_EXPORTER`.
+    Tree,
+}
+
+/// A bad setting: names the variable (or the builder method) and the value.
+#[derive(Debug)]
+pub struct InitError {
+    setting: &'static str,
+    value: String,
+    reason: String,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}: {}", self.setting, self.value, self.reason)
+    }
+}
+
+impl std::error::Error for InitError {}
+
+fn error(setting: &'static str, value: &str, reason: impl fmt::Display) -> InitError {
+    InitError {
+        setting,
+        value: value.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The settings, read from the environment when [`install`](Self::install)ed; what the
+/// builder methods set wins over the variables.
+#[derive(Default)]
+#[must_use]
+pub struct Setup {
+    service_name: Option<String>,
+    exporters: Option<Vec<Exporter>>,
+    sampler: Option<Box<dyn ShouldSample>>,
+    propagator: Option<Propagator>,
+    log_filter: Option<String>,
+    tree: Option<TreeExporter>,
+    env: Option<Arc<dyn Fn(&str) -> Option<String> + Send + Sync>>,
+}
+
+impl fmt::Debug for Setup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Setup")
+            .field("service_name", &self.service_name)
+            .field("exporters", &self.exporters)
+            .field("sampler", &self.sampler)
+            .field("propagator", &self.propagator)
+            .field("log_filter", &self.log_filter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Setup {
+    /// Everything from the environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The service's name, unless `OTEL_SERVICE_NAME` is set.
+    ///
+    /// ```
+    /// let setup = tracewire_init::Setup::new().service_name("checkout");
+    /// # let _ = setup;
+    /// ```
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// These exporters instead of `OTEL_TRACES_EXPORTER`'s (an empty list exports nothing).
+    ///
+    /// ```
+    /// use tracewire_init::{Exporter, Setup};
+    ///
+    /// let setup = Setup::new().exporters([Exporter::Tree]);
+    /// # let _ = setup;
+    /// ```
+    pub fn exporters(mut self, exporters: impl IntoIterator<Item = Exporter>) -> Self {
+        self.exporters = Some(exporters.into_iter().collect());
+        self
+    }
+
+    /// The terminal trees go to this exporter (one with a sink of its own) instead of
+    /// standard output.
+    pub fn tree_exporter(mut self, tree: TreeExporter) -> Self {
+        self.tree = Some(tree);
+        self
+    }
+
+    /// This sampler instead of `OTEL_TRACES_SAMPLER`'s.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::Sampler;
+    ///
+    /// let setup = tracewire_init::Setup::new().sampler(Sampler::AlwaysOn);
+    /// # let _ = setup;
+    /// ```
+    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// This propagator instead of `OTEL_PROPAGATORS`'.
+    ///
+    /// ```
+    /// use tracewire_propagation::{Format, Propagator};
+    ///
+    /// let setup = tracewire_init::Setup::new()
+    ///     .propagator(Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]));
+    /// # let _ = setup;
+    /// ```
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = Some(propagator);
+        self
+    }
+
+    /// Log filter directives (`info,my_crate=debug`) instead of `RUST_LOG`'s.
+    ///
+    /// ```
+    /// let setup = tracewire_init::Setup::new().log_filter("warn,checkout=info");
+    /// # let _ = setup;
+    /// ```
+    pub fn log_filter(mut self, directives: impl Into<String>) -> Self {
+        self.log_filter = Some(directives.into());
+        self
+    }
+
+    /// Reads variables through `lookup` instead of the process environment (for tests).
+    ///
+    /// ```
+    /// let setup = tracewire_init::Setup::new()
+    ///     .env(|name| (name == "OTEL_TRACES_EXPORTER").then(|| "none".to_owned()));
+    /// # let _ = setup;
+    /// ```
+    pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.env = Some(Arc::new(lookup));
+        self
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        let value = match &self.env {
+            Some(lookup) => lookup(name),
+            None => std::env::var(name).ok(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// Reads what the builder did not set and checks everything, without installing
+    /// anything: the parts [`install`](Self::install) would put in place.
+    pub fn build(self) -> Result<Built, InitError> {
+        let propagator = match self.propagator.clone() {
+            Some(p) => p,
+            None => match self.var("OTEL_PROPAGATORS") {
+                Some(names) => Propagator::from_names(&names)
+                    .map_err(|e| error("OTEL_PROPAGATORS", &names, e))?,
+                None => Propagator::new(),
+            },
+        };
+        let sampler: Box<dyn ShouldSample> = match self.sampler {
+            Some(ref s) => s.box_clone(),
+            None => {
+                let name = self
+                    .var("OTEL_TRACES_SAMPLER")
+                    .unwrap_or_else(|| "parentbased_always_on".to_owned());
+                let arg = self.var("OTEL_TRACES_SAMPLER_ARG");
+                match tracewire_sampling::sampler_from_names(&name, arg.as_deref())
+                    .map_err(|e| error("OTEL_TRACES_SAMPLER", &name, e))?
+                {
+                    tracewire_sampling::NamedSampler::Sdk(s) => Box::new(s),
+                    other => Box::new(other),
+                }
+            }
+        };
+        let resource = self.resource()?;
+        let exporters = match &self.exporters {
+            Some(list) => list.clone(),
+            None => self.exporters_from_env()?,
+        };
+        let otlp = if exporters.contains(&Exporter::Otlp) {
+            Some(self.otlp_settings()?)
+        } else {
+            None
+        };
+        let filter = self
+            .log_filter
+            .clone()
+            .or_else(|| self.var("RUST_LOG"))
+            .unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&filter)
+            .map_err(|e| error("RUST_LOG", &filter, e))?;
+        Ok(Built {
+            propagator,
+            sampler,
+            resource,
+            exporters,
+            otlp,
+            filter,
+            tree: self.tree.unwrap_or_else(TreeExporter::stdout),
+        })
+    }
+
+    /// Installs everything: the global `tracing` subscriber, the global tracer provider and
+    /// text-map propagator (for code that uses the globals); returns the guard that flushes
+    /// and shuts down on drop.
+    pub fn install(self) -> Result<Guard, InitError> {
+        let built = self.build()?;
+        let provider = built.provider(None)?;
+        let tracer = provider.tracer("tracewire");
+        let filter = tracing_subscriber::EnvFilter::try_new(&built.filter)
+            .map_err(|e| error("RUST_LOG", &built.filter, e))?;
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(tracewire_http::events::SpanEventsLayer::new())
+            .with(tracing_subscriber::fmt::layer().event_format(
+                tracewire_http::fmt::TraceIdFormat::new(tracing_subscriber::fmt::format()),
+            ));
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|e| error("tracing subscriber", "global default", e))?;
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        opentelemetry::global::set_text_map_propagator(built.propagator.clone());
+        Ok(Guard {
+            providers: vec![provider.clone()],
+            provider,
+            built,
+        })
+    }
+
+    fn resource(&self) -> Result<Resource, InitError> {
+        let mut attributes = Vec::new();
+        if let Some(raw) = self.var("OTEL_RESOURCE_ATTRIBUTES") {
+            for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (key, value) = pair.split_once('=').ok_or_else(|| {
+                    error(
+                        "OTEL_RESOURCE_ATTRIBUTES",
+                        &raw,
+                        format!("{pair:?} is not key=value"),
+                    )
+                })?;
+                let (key, value) = (key.trim(), percent_decode(value.trim()));
+                if key.is_empty() {
+                    return Err(error("OTEL_RESOURCE_ATTRIBUTES", &raw, "an empty key"));
+                }
+                attributes.push(KeyValue::new(key.to_owned(), value));
+            }
+        }
+        let name = self
+            .var("OTEL_SERVICE_NAME")
+            .or_else(|| self.service_name.clone())
+            .or_else(|| {
+                attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == "service.name")
+                    .map(|kv| kv.value.as_str().into_owned())
+            })
+            .unwrap_or_else(|| "unknown_service".to_owned());
+        attributes.retain(|kv| kv.key.as_str() != "service.name");
+        Ok(Resource::builder_empty()
+            .with_service_name(name)
+            .with_attributes(attributes)
+            .build())
+    }
+
+    fn exporters_from_env(&self) -> Result<Vec<Exporter>, InitError> {
+        let Some(raw) = self.var("OTEL_TRACES_EXPORTER") else {
+            return Ok(vec![Exporter::Otlp]);
+        };
+        let mut out = Vec::new();
+        for name in raw.split(',').map(str::trim) {
+            match name {
+                "otlp" => out.push(Exporter::Otlp),
+                "console" | "tree" => out.push(Exporter::Tree),
+                "none" => {}
+                "zipkin" | "jaeger" => {
+                    return Err(error(
+                        "OTEL_TRACES_EXPORTER",
+                        &raw,
+                        format!(
+                            "{name:?} is not supported (send OTLP; Jaeger and Zipkin collectors accept it)"
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(error(
+                        "OTEL_TRACES_EXPORTER",
+                        &raw,
+                        format!("unknown exporter {other:?} (otlp, console, none)"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn otlp_settings(&self) -> Result<Otlp, InitError> {
+        let protocol = match self
+            .var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|| self.var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        {
+            None => Protocol::Grpc,
+            Some(p) => match p.trim() {
+                "grpc" => Protocol::Grpc,
+                "http/protobuf" => Protocol::HttpProtobuf,
+                other => {
+                    return Err(error(
+                        "OTEL_EXPORTER_OTLP_PROTOCOL",
+                        &p,
+                        format!("{other:?} is not supported (grpc, http/protobuf)"),
+                    ));
+                }
+            },
+        };
+        let endpoint = match self.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            Some(e) => Some(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e, true)),
+            None => self
+                .var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(|e| ("OTEL_EXPORTER_OTLP_ENDPOINT", e, false)),
+        };
+        let endpoint = match endpoint {
+            None => None,
+            Some((variable, raw, exact)) => {
+                let ok = raw.parse::<http::Uri>().is_ok_and(|u| {
+                    matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()
+                });
+                if !ok {
+                    return Err(error(variable, &raw, "not an http:// or https:// URL"));
+                }
+                let endpoint = match (protocol, exact) {
+                    // The HTTP exporter posts to {endpoint}/v1/traces unless the
+                    // signal-specific variable gives the whole URL.
+                    (Protocol::HttpProtobuf, false) => {
+                        format!("{}/v1/traces", raw.trim_end_matches('/'))
+                    }
+                    _ => raw,
+                };
+                Some(endpoint)
+            }
+        };
+        Ok(Otlp { protocol, endpoint })
+    }
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+#[derive(Clone, Debug)]
+struct Otlp {
+    protocol: Protocol,
+    endpoint: Option<String>,
+}
+
+/// The checked settings, ready to make tracer providers.
+pub struct Built {
+    propagator: Propagator,
+    sampler: Box<dyn ShouldSample>,
+    resource: Resource,
+    exporters: Vec<Exporter>,
+    otlp: Option<Otlp>,
+    filter: String,
+    tree: TreeExporter,
+}
+
+impl fmt::Debug for Built {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Built")
+            .field("propagator", &self.propagator)
+            .field("sampler", &self.sampler)
+            .field("resource", &self.resource)
+            .field("exporters", &self.exporters)
+            .field("filter", &self.filter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Built {
+    /// A tracer provider with these settings; `service` replaces `service.name`.
+    pub fn provider(&self, service: Option<&str>) -> Result<SdkTracerProvider, InitError> {
+        let resource = match service {
+            Some(name) => Resource::builder_empty()
+                .with_attributes(
+                    self.resource
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "service.name")
+                        .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+                )
+                .with_service_name(name.to_owned())
+                .build(),
+            None => self.resource.clone(),
+        };
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_sampler(self.sampler.box_clone());
+        for exporter in &self.exporters {
+            builder = match exporter {
+                // The tree needs spans as they end.
+                Exporter::Tree => builder.with_simple_exporter(self.tree.clone()),
+                Exporter::Otlp => {
+                    let otlp = self.otlp.clone().unwrap_or(Otlp {
+                        protocol: Protocol::Grpc,
+                        endpoint: None,
+                    });
+                    let exporter = match otlp.protocol {
+                        Protocol::Grpc => {
+                            let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+                            if let Some(e) = &otlp.endpoint {
+                                b = b.with_endpoint(e.clone());
+                            }
+                            b.build()
+                        }
+                        Protocol::HttpProtobuf => {
+                            let mut b = opentelemetry_otlp::SpanExporter::builder().with_http();
+                            if let Some(e) = &otlp.endpoint {
+                                b = b.with_endpoint(e.clone());
+                            }
+                            b.build()
+                        }
+                    }
+                    .map_err(|e| {
+                        error(
+                            "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            otlp.endpoint.as_deref().unwrap_or("(default)"),
+                            e,
+                        )
+                    })?;
+                    builder.with_batch_exporter(exporter)
+                }
+            };
+        }
+        Ok(builder.build())
+    }
+
+    /// The propagator (`OTEL_PROPAGATORS`).
+    pub fn propagator(&self) -> Propagator {
+        self.propagator.clone()
+    }
+
+    /// The sampler (`OTEL_TRACES_SAMPLER`).
+    pub fn sampler(&self) -> Box<dyn ShouldSample> {
+        self.sampler.box_clone()
+    }
+}
+
+/// What [`Setup::install`] put in place; flushes and shuts the tracer providers down when
+/// dropped (at the end of `main`, keep it alive until then).
+#[must_use = "dropping the guard shuts tracing down"]
+pub struct Guard {
+    provider: SdkTracerProvider,
+    providers: Vec<SdkTracerProvider>,
+    built: Built,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("built", &self.built)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// The tracer provider (for the layers' direct mode: `.tracer_provider(guard.provider())`).
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+
+    /// The propagator from `OTEL_PROPAGATORS` (for the layers: `.propagator(..)`).
+    pub fn propagator(&self) -> Propagator {
+        self.built.propagator()
+    }
+
+    /// The sampler from `OTEL_TRACES_SAMPLER` (for the layers: `.sampler(..)`).
+    pub fn sampler(&self) -> Box<dyn ShouldSample> {
+        self.built.sampler()
+    }
+
+    /// Another tracer provider with the same settings but `service.name = service`: for
+    /// several services in one process (a demo, a test), each with spans under its own name.
+    /// It is flushed and shut down with the guard.
+    pub fn service_provider(&mut self, service: &str) -> Result<SdkTracerProvider, InitError> {
+        let provider = self.built.provider(Some(service))?;
+        self.providers.push(provider.clone());
+        Ok(provider)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for provider in &self.providers {
+            let _ = provider.force_flush();
+            let _ = provider.shutdown();
+        }
+    }
+}
