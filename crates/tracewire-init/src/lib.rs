@@ -267,13 +267,18 @@ impl Setup {
         let tracer = provider.tracer("tracewire");
         let filter = tracing_subscriber::EnvFilter::try_new(&built.filter)
             .map_err(|e| error("RUST_LOG", &built.filter, e))?;
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(tracing_opentelemetry::layer().with_tracer(tracer))
             .with(tracewire_http::events::SpanEventsLayer::new())
-            .with(tracing_subscriber::fmt::layer().event_format(
-                tracewire_http::fmt::TraceIdFormat::new(tracing_subscriber::fmt::format()),
-            ));
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .event_format(tracewire_http::fmt::TraceIdFormat::new(
+                        tracing_subscriber::fmt::format(),
+                    )),
+            );
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|e| error("tracing subscriber", "global default", e))?;
         opentelemetry::global::set_tracer_provider(provider.clone());

@@ -45,6 +45,7 @@ pub struct TreeExporter {
     shared: Arc<Mutex<Pending>>,
     sink: Sink,
     service: Arc<str>,
+    show: Arc<[String]>,
 }
 
 /// Spans waiting for their trace's root, with the service that made each.
@@ -80,12 +81,31 @@ impl TreeExporter {
             shared: Arc::default(),
             sink: Arc::new(sink),
             service: Arc::from("unknown_service"),
+            show: Arc::from(Vec::new()),
         }
+    }
+
+    /// Also prints these attributes, `key=value`, when a span has them (`tenant.id`, say).
+    ///
+    /// ```
+    /// use tracewire_init::TreeExporter;
+    ///
+    /// let tree = TreeExporter::stdout().show_attributes(["tenant.id", "payment.error"]);
+    /// # let _ = tree;
+    /// ```
+    #[must_use]
+    pub fn show_attributes<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.show = keys.into_iter().map(Into::into).collect();
+        self
     }
 
     fn emit(&self, spans: Vec<(Arc<str>, SpanData)>) {
         if !spans.is_empty() {
-            (self.sink)(&render(&spans));
+            (self.sink)(&render(&spans, &self.show));
         }
     }
 }
@@ -163,8 +183,8 @@ fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
         .map(|kv| &kv.value)
 }
 
-/// Status, codes and what went wrong, in a few words.
-fn outcome(span: &SpanData) -> String {
+/// Status, codes, what went wrong and the attributes asked for, in a few words.
+fn outcome(span: &SpanData, show: &[String]) -> String {
     let mut out = String::new();
     let error = matches!(span.status, Status::Error { .. });
     if error {
@@ -180,13 +200,22 @@ fn outcome(span: &SpanData) -> String {
     {
         let _ = write!(out, " {description}");
     } else if let Some(v) = attr(span, "error.type").filter(|_| error) {
-        let _ = write!(out, " {v}");
+        // error.type repeats the status code for HTTP errors: only a different one is news.
+        let v = v.as_str();
+        if !out.split(' ').any(|word| word == v) {
+            let _ = write!(out, " {v}");
+        }
+    }
+    for key in show {
+        if let Some(v) = attr(span, key) {
+            let _ = write!(out, "{}{key}={v}", if out.is_empty() { "" } else { "  " });
+        }
     }
     out
 }
 
 /// The tree of one trace, as text.
-fn render(spans: &[(Arc<str>, SpanData)]) -> String {
+fn render(spans: &[(Arc<str>, SpanData)], show: &[String]) -> String {
     let ids: HashMap<SpanId, usize> = spans
         .iter()
         .enumerate()
@@ -201,7 +230,6 @@ fn render(spans: &[(Arc<str>, SpanData)]) -> String {
         list.sort_by_key(|&i| spans[i].1.start_time);
     }
     let roots = children.get(&None).cloned().unwrap_or_default();
-    let service_width = spans.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
     let name_width = spans.iter().map(|(_, s)| s.name.len()).max().unwrap_or(0);
 
     let mut out = String::new();
@@ -213,6 +241,8 @@ fn render(spans: &[(Arc<str>, SpanData)]) -> String {
         first.map_or("", |s| s.name.as_ref()),
         first.map_or(0.0, millis)
     );
+    // Walk the tree first, then align the columns.
+    let mut rows: Vec<(String, usize)> = Vec::with_capacity(spans.len());
     let mut stack: Vec<(usize, String, bool)> = roots
         .iter()
         .rev()
@@ -220,21 +250,31 @@ fn render(spans: &[(Arc<str>, SpanData)]) -> String {
         .map(|(n, &i)| (i, String::new(), n == 0))
         .collect();
     while let Some((i, prefix, last)) = stack.pop() {
-        let (service, span) = &spans[i];
-        let _ = writeln!(
-            out,
-            "{prefix}{}{service:<service_width$}  {:<name_width$}  {:>8.1} ms  {}",
-            if last { "└─ " } else { "├─ " },
-            span.name,
-            millis(span),
-            outcome(span)
-        );
+        let branch = if last { "└─ " } else { "├─ " };
+        rows.push((format!("{prefix}{branch}{}", spans[i].0), i));
         let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
         if let Some(kids) = children.get(&Some(i)) {
             for (n, &k) in kids.iter().enumerate().rev() {
                 stack.push((k, child_prefix.clone(), n == kids.len() - 1));
             }
         }
+    }
+    let first_width = rows
+        .iter()
+        .map(|(head, _)| head.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (head, i) in rows {
+        let span = &spans[i].1;
+        let pad = first_width - head.chars().count();
+        let _ = writeln!(
+            out,
+            "{head}{:pad$}  {:<name_width$}  {:>8.1} ms  {}",
+            "",
+            span.name,
+            millis(span),
+            outcome(span, show)
+        );
     }
     out
 }
@@ -278,16 +318,13 @@ mod tests {
             lines[0].starts_with("trace ") && lines[0].contains("POST /orders"),
             "{lines:?}"
         );
-        assert!(
-            lines[1].starts_with("└─ frontend  POST /orders"),
-            "{lines:?}"
-        );
-        assert!(lines[2].starts_with("   └─ frontend  POST "), "{lines:?}");
+        assert!(lines[1].starts_with("└─ frontend"), "{lines:?}");
+        assert!(lines[2].starts_with("   └─ frontend"), "{lines:?}");
         assert!(lines[2].ends_with("502"), "{lines:?}");
-        assert!(
-            lines[3].starts_with("      └─ payments  POST /charge"),
-            "{lines:?}"
-        );
+        assert!(lines[3].starts_with("      └─ payments"), "{lines:?}");
         assert!(lines[3].ends_with("ERROR 500 card_declined"), "{lines:?}");
+        // The name column is aligned whatever the depth.
+        let column = |l: &str| l[..l.find("POST").unwrap()].chars().count();
+        assert_eq!(column(lines[1]), column(lines[3]), "{lines:?}");
     }
 }
