@@ -65,6 +65,7 @@
 //! | `tonic` | the gRPC server and client layers and the interceptor, as `tracewire::grpc`; carriers for tonic's `MetadataMap` in [`propagation`] | no |
 //! | `grpc-transport` | `network.peer.address`/`network.peer.port` on gRPC server spans, from tonic's `TcpConnectInfo` (implies `tonic`) | no |
 //! | `sampling` | samplers: rules, adaptive rate, keeping errors and slow requests, as `tracewire::sampling` | no |
+//! | `init` | one-call set-up from `OTEL_*` variables and the terminal trace-tree exporter, as `tracewire::init` | no |
 //! | `full` | every part | no |
 //!
 //! # Supported Rust versions
@@ -123,3 +124,9 @@ pub mod grpc {
 #[cfg(feature = "sampling")]
 #[doc(inline)]
 pub use tracewire_sampling as sampling;
+
+/// One-call set-up from the `OTEL_*` variables, and the terminal trace-tree exporter (feature
+/// `init`).
+#[cfg(feature = "init")]
+#[doc(inline)]
+pub use tracewire_init as init;

@@ -49,12 +49,18 @@ pub fn propagator(base: Propagator) -> Propagator {
     ))
 }
 
-/// Records the tenant (if the request carries one) on the current span.
+/// Records the tenant and the `user.tier` baggage member (when the request carries them) on
+/// the current span.
 fn note_tenant() {
+    use opentelemetry::baggage::BaggageExt;
     let cx = Context::current();
     if let Some(tenant) = cx.get::<TenantId>() {
         cx.span()
             .set_attribute(KeyValue::new("tenant.id", tenant.0.clone()));
+    }
+    if let Some(tier) = cx.baggage().get("user.tier") {
+        cx.span()
+            .set_attribute(KeyValue::new("user.tier", tier.to_string()));
     }
 }
 

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{tree}");
         *counter.lock().unwrap_or_else(|e| e.into_inner()) += 1;
     })
-    .show_attributes(["tenant.id", "payment.error"]);
+    .show_attributes(["tenant.id", "user.tier", "payment.error"]);
     let mut exporters = vec![Exporter::Tree];
     let otlp = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok()
         || std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_ok();

@@ -1,0 +1,136 @@
+//! Spans exported by the `tracewire-init` pipeline arrive at a real OTLP/gRPC receiver (a
+//! tonic server on the official `opentelemetry-proto` service definition) with the right
+//! resource, names and parents.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use tonic::transport::Server;
+use tracewire_http::server::HttpServerLayer;
+use tracewire_init::Setup;
+use tracewire_tests::{fetch, serve, traceparent};
+
+/// Keeps every request it receives.
+#[derive(Clone, Default)]
+struct Receiver(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+fn string(value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> Option<String> {
+    match value.as_ref()?.value.as_ref()? {
+        AnyValue::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_otlp_grpc_receiver() {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(receiver.clone());
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+
+    // The pipeline, from variables (read through a lookup, not the process environment).
+    let endpoint = format!("http://{collector}");
+    let built = Setup::new()
+        .env(move |name| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
+            "OTEL_TRACES_EXPORTER" => Some("otlp".to_owned()),
+            "OTEL_SERVICE_NAME" => Some("checkout".to_owned()),
+            "OTEL_RESOURCE_ATTRIBUTES" => Some("deployment.environment=test".to_owned()),
+            _ => None,
+        })
+        .build()
+        .unwrap();
+    let provider = built.provider(None).unwrap();
+
+    // A traced request through a real server.
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "alice" }))
+        .layer(HttpServerLayer::new().tracer_provider(&provider));
+    let addr = serve(app).await;
+    let (response, _) = fetch(
+        addr,
+        "/users/7",
+        &[("traceparent", traceparent("01").as_bytes())],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // Flushing blocks until the exporter has sent: off the runtime's threads.
+    let flushing = provider.clone();
+    tokio::task::spawn_blocking(move || flushing.force_flush())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let requests = receiver.0.lock().unwrap().clone();
+    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
+    assert!(!resource_spans.is_empty(), "nothing arrived");
+    let resource = resource_spans[0].resource.as_ref().unwrap();
+    let attr = |key: &str| {
+        resource
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| string(&kv.value))
+    };
+    assert_eq!(attr("service.name").as_deref(), Some("checkout"));
+    assert_eq!(attr("deployment.environment").as_deref(), Some("test"));
+    let spans: Vec<_> = resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), 1);
+    let span = spans[0];
+    assert_eq!(span.name, "GET /users/{id}");
+    assert_eq!(span.kind, SpanKind::Server as i32);
+    assert_eq!(
+        span.trace_id,
+        hex("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "the caller's trace"
+    );
+    assert_eq!(
+        span.parent_span_id,
+        hex("00f067aa0ba902b7"),
+        "the caller's span"
+    );
+    let _ = provider.shutdown();
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
