@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace; the README's test command, and what CI runs.
-# Installs what it needs (cargo-deny, cargo-nextest) from crates.io when missing.
+# Installs what it needs when missing: cargo-deny and cargo-nextest from crates.io, and a
+# Python virtualenv with the OpenTelemetry SDK from PyPI for the interoperability tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,24 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
+
+# The interoperability tests run the OpenTelemetry Python SDK (tests/interop).
+VENV=target/interop-venv
+REQUIREMENTS=tests/interop/requirements.txt
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 is needed for the interoperability tests: apt-get install python3 python3-venv" >&2
+    exit 1
+fi
+if ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt" 2>/dev/null; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" || {
+        echo "python3 -m venv failed: apt-get install python3-venv" >&2
+        exit 1
+    }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    cp "$REQUIREMENTS" "$VENV/requirements.txt"
+fi
+export TRACEWIRE_PYTHON="$PWD/$VENV/bin/python"
 
 step "cargo fmt --check"
 cargo fmt --all --check
