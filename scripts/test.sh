@@ -45,6 +45,9 @@ cargo deny check bans licenses sources
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
 
+step "examples build"
+cargo build --quiet --workspace --bins
+
 step "fuzz targets compile"
 cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 
