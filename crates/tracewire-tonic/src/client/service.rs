@@ -81,10 +81,11 @@ where
             TraceParent::from_span_context(parent_cx.span().span_context()),
             false,
         );
+        let mut info = None;
         let decision = match head.quick(&config.options.sampler) {
             Some(sampled) => Decider::plain(sampled),
             None => {
-                let info = call_info(&request, config);
+                let info = info.insert(call_info(&request, config));
                 config.options.sampler.decide(
                     head.parent.is_some().then_some(&parent_cx),
                     head.trace_id,
@@ -104,8 +105,9 @@ where
         }
 
         let deadline = grpc_timeout(request.headers()).map(|t| Instant::now() + t);
-        let span =
-            call_info(&request, config).make_span(config, Side::Client, &parent_cx, decision, None);
+        let span = info
+            .unwrap_or_else(|| call_info(&request, config))
+            .make_span(config, Side::Client, &parent_cx, decision, None);
         let Some(span) = span else {
             // The subscriber filtered the span out: the current context still flows on.
             config.inject(&parent_cx, request.headers_mut());

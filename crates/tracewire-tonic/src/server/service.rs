@@ -98,10 +98,11 @@ where
 
         // Decide before any span exists.
         let head = Head::incoming(&incoming, config.trust);
+        let mut info = None;
         let decision = match head.quick(&config.options.sampler) {
             Some(sampled) => Decider::plain(sampled),
             None => {
-                let info = call_info(&request);
+                let info = info.insert(call_info(&request));
                 head.decide(
                     &config.options.sampler,
                     info.method.span_name(),
@@ -127,7 +128,13 @@ where
 
         let deadline = grpc_timeout(request.headers()).map(|t| Instant::now() + t);
         let parent_cx = incoming.into_context();
-        let span = call_info(&request).make_span(config, Side::Server, &parent_cx, decision, link);
+        let span = info.unwrap_or_else(|| call_info(&request)).make_span(
+            config,
+            Side::Server,
+            &parent_cx,
+            decision,
+            link,
+        );
         let Some(span) = span else {
             // The subscriber filtered the span out: the caller's context still flows on.
             return self.call_unsampled(request, parent_cx);
