@@ -65,6 +65,7 @@ mod span;
 /// API: it changes in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::client::port;
     pub use crate::inbound::{Head, Incoming, child_of};
     pub use crate::options::SpanOptions;
     pub use crate::sampling::{Decider, Decision};

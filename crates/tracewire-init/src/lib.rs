@@ -301,7 +301,10 @@ impl Setup {
                         format!("{pair:?} is not key=value"),
                     )
                 })?;
-                let (key, value) = (key.trim(), percent_decode(value.trim()));
+                let (key, value) = (
+                    key.trim(),
+                    tracewire_propagation::baggage::percent_decode(value.trim()).into_owned(),
+                );
                 if key.is_empty() {
                     return Err(error("OTEL_RESOURCE_ATTRIBUTES", &raw, "an empty key"));
                 }
@@ -402,26 +405,6 @@ impl Setup {
         };
         Ok(Otlp { protocol, endpoint })
     }
-}
-
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -224,7 +224,10 @@ pub(crate) fn status_of(headers: &HeaderMap) -> Option<(Code, Option<String>)> {
         .map_or(Code::Unknown, Code::from_i32);
     let message = headers
         .get("grpc-message")
-        .map(|m| percent_decode(m.as_bytes()))
+        .map(|m| {
+            tracewire_propagation::baggage::percent_decode(&String::from_utf8_lossy(m.as_bytes()))
+                .into_owned()
+        })
         .filter(|m| !m.is_empty());
     Some((code, message))
 }
@@ -254,25 +257,6 @@ pub(crate) fn code_of_error(error: &dyn fmt::Debug) -> Code {
     } else {
         Code::Unknown
     }
-}
-
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `grpc-timeout` as a duration (`100m`, `5S`, `1H`).

@@ -128,8 +128,10 @@ pub(crate) fn redacted_url(uri: &http::Uri, extra_keys: &[String]) -> String {
     out
 }
 
-/// The port a client connects to: explicit, or the scheme's default.
-pub(crate) fn port(uri: &http::Uri) -> Option<u16> {
+/// The port a client connects to: explicit, or the scheme's default (shared with the gRPC
+/// layers through `__private`).
+#[doc(hidden)]
+pub fn port(uri: &http::Uri) -> Option<u16> {
     uri.port_u16().or(match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),

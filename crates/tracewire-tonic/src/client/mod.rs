@@ -39,11 +39,4 @@ pub use self::layer::GrpcClientLayer;
 pub use self::service::GrpcClient;
 pub use crate::body::ResponseBody;
 
-/// The port a client connects to: explicit, or the scheme's default.
-pub(crate) fn port(uri: &http::Uri) -> Option<u16> {
-    uri.port_u16().or(match uri.scheme_str() {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    })
-}
+pub(crate) use tracewire_http::__private::port;
