@@ -54,7 +54,7 @@ struct Pending {
     traces: HashMap<TraceId, Vec<(Arc<str>, SpanData)>>,
 }
 
-/// At most this many unfinished traces are held; past it the oldest are printed as they are.
+/// At most this many unfinished traces are held; past it, some are printed as they are.
 const MAX_PENDING: usize = 1000;
 
 impl std::fmt::Debug for TreeExporter {

@@ -93,7 +93,8 @@ struct Pending {
 #[derive(Default)]
 struct Buffer {
     traces: HashMap<TraceId, Pending>,
-    /// Buffered traces, oldest first.
+    /// Buffered traces, oldest first; ids of traces decided since are skipped when met (and
+    /// swept out when the queue has grown to twice the cap).
     order: VecDeque<TraceId>,
     /// Traces decided recently (kept = true), for spans that end after their root.
     decided: HashMap<TraceId, bool>,
@@ -345,16 +346,24 @@ impl<P: SpanProcessor> SpanProcessor for TailProcessor<P> {
                 && !buffer.decided.contains_key(&trace_id)
             {
                 if !buffer.traces.contains_key(&trace_id) {
-                    if buffer.traces.len() >= self.shared.max_traces
-                        && let Some(oldest) = buffer.order.pop_front()
-                    {
-                        buffer.traces.remove(&oldest);
-                        self.shared
-                            .stats
-                            .dropped_traces
-                            .fetch_add(1, Ordering::Relaxed);
+                    if buffer.traces.len() >= self.shared.max_traces {
+                        // The oldest still buffered (`order` may hold ids already decided).
+                        while let Some(oldest) = buffer.order.pop_front() {
+                            if buffer.traces.remove(&oldest).is_some() {
+                                self.shared
+                                    .stats
+                                    .dropped_traces
+                                    .fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
                     }
                     buffer.order.push_back(trace_id);
+                    if buffer.order.len() > 2 * self.shared.max_traces {
+                        // Forget the decided ones now and then, not on every decision.
+                        let Buffer { order, traces, .. } = &mut *buffer;
+                        order.retain(|t| traces.contains_key(t));
+                    }
                 }
                 buffer.traces.entry(trace_id).or_default().open_roots += 1;
             }
@@ -395,7 +404,6 @@ impl<P: SpanProcessor> SpanProcessor for TailProcessor<P> {
                         .remove(&trace_id)
                         .map(|p| p.spans)
                         .unwrap_or_default();
-                    buffer.order.retain(|t| *t != trace_id);
                     let kept = spans
                         .back()
                         .is_some_and(|root| self.shared.matters(root, &spans));
