@@ -1,6 +1,6 @@
-//! Spans exported by the `tracewire-init` pipeline arrive at a real OTLP/gRPC receiver (a
-//! tonic server on the official `opentelemetry-proto` service definition) with the right
-//! resource, names and parents.
+//! Spans exported by the `tracewire-init` pipeline arrive at real OTLP receivers (a tonic
+//! server on the official `opentelemetry-proto` service definition, and an HTTP endpoint
+//! decoding its protobuf messages) with the right resource, names and parents.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,4 +133,74 @@ fn hex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_otlp_http_receiver() {
+    use axum::body::Bytes;
+    use axum::routing::post;
+    use prost::Message as _;
+    // An OTLP/HTTP receiver: protobuf bodies posted to /v1/traces.
+    let received = Arc::new(Mutex::new(Vec::<ExportTraceServiceRequest>::new()));
+    let store = received.clone();
+    let app = Router::new().route(
+        "/v1/traces",
+        post(move |body: Bytes| {
+            let store = store.clone();
+            async move {
+                let request = ExportTraceServiceRequest::decode(body).unwrap();
+                store.lock().unwrap().push(request);
+                ExportTraceServiceResponse {
+                    partial_success: None,
+                }
+                .encode_to_vec()
+            }
+        }),
+    );
+    let collector = serve(app).await;
+    let endpoint = format!("http://{collector}");
+    let built = Setup::new()
+        .env(move |name| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".to_owned()),
+            "OTEL_TRACES_EXPORTER" => Some("otlp".to_owned()),
+            "OTEL_SERVICE_NAME" => Some("billing".to_owned()),
+            _ => None,
+        })
+        .build()
+        .unwrap();
+    let provider = built.provider(None).unwrap();
+    let app = Router::new()
+        .route("/invoices/{id}", get(|| async { "paid" }))
+        .layer(HttpServerLayer::new().tracer_provider(&provider));
+    let addr = serve(app).await;
+    let (response, _) = fetch(addr, "/invoices/9", &[]).await;
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let flushing = provider.clone();
+    tokio::task::spawn_blocking(move || flushing.force_flush())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let requests = received.lock().unwrap().clone();
+    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
+    assert!(!resource_spans.is_empty(), "nothing arrived over HTTP");
+    let service = resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| string(&kv.value));
+    assert_eq!(service.as_deref(), Some("billing"));
+    let names: Vec<&str> = resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["GET /invoices/{id}"]);
+    let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
 }
