@@ -24,6 +24,11 @@
 //!
 //! The OTLP gRPC exporter needs a Tokio runtime: call `install` from inside one.
 //!
+//! The layers' bridged spans are `info`-level `tracing` spans: a log filter below `info`
+//! (`RUST_LOG=warn`) turns them off, as it would any span; their context still propagates.
+//! Layers given `.tracer_provider(guard.provider())` make their spans directly and are not
+//! affected by the filter.
+//!
 //! # Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.88.

@@ -33,6 +33,10 @@
 //! tracer provider (`tracer_provider`), exactly as in `tracewire-http`: logs inside a handler
 //! carry the trace, and an HTTP handler that calls a gRPC client continues its trace.
 //!
+//! The layers serve tonic's own stacks — `Server::builder().layer(..)` and a tower stack around
+//! a `Channel` — whose requests are `http::Request<tonic::body::Body>`; an axum router serving
+//! tonic services is traced with the HTTP server layer instead.
+//!
 //! Health checks (`grpc.health.v1.Health`) and reflection get no span unless a layer's
 //! `trace_health_checks(true)` asks for them; their context still flows.
 //!
