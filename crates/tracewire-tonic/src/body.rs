@@ -59,6 +59,27 @@ impl<B> ResponseBody<B> {
             messages,
         }
     }
+
+    /// The body of a sampled call's response: the call ends now when the headers carry its
+    /// status (a trailers-only response, or an HTTP error), otherwise with the body. `scoped`
+    /// keeps the span current while the body is produced (a server's response stream);
+    /// `messages` counts the messages the body carries.
+    pub(crate) fn for_call(
+        response: http::Response<B>,
+        call: Call,
+        scoped: bool,
+        messages: impl FnOnce() -> Option<Messages>,
+    ) -> http::Response<Self> {
+        let (state, messages) = match semconv::response_status(&response) {
+            Some((code, message)) => {
+                call.finish(code, message.as_deref());
+                (State::Done, None)
+            }
+            None if scoped => (State::Sampled(call), messages()),
+            None => (State::SampledReady(call), messages()),
+        };
+        response.map(|body| Self::new(body, state, messages))
+    }
 }
 
 impl<B> Body for ResponseBody<B>

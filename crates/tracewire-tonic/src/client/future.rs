@@ -8,7 +8,6 @@ use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, State};
 use crate::call::{Call, Messages};
-use crate::semconv::response_status;
 
 pin_project! {
     /// The response future of [`GrpcClient`](super::GrpcClient). Dropped before the response
@@ -60,25 +59,16 @@ where
         let result = ready!(this.inner.poll(cx));
         let call = this.call.take();
         Poll::Ready(match result {
-            Ok(response) => {
-                let (state, messages) = match call {
-                    Some(call) => {
-                        call.span.add_event("rpc.response.headers");
-                        match response_status(&response) {
-                            Some((code, message)) => {
-                                call.finish(code, message.as_deref());
-                                (State::Done, None)
-                            }
-                            None => (
-                                State::SampledReady(call),
-                                this.message_events.then(Messages::received),
-                            ),
-                        }
-                    }
-                    None => (State::Done, None),
-                };
-                Ok(response.map(|body| ResponseBody::new(body, state, messages)))
-            }
+            Ok(response) => Ok(match call {
+                Some(call) => {
+                    call.span.add_event("rpc.response.headers");
+                    // Reading a response body runs no code of the application: no scope.
+                    ResponseBody::for_call(response, call, false, || {
+                        this.message_events.then(Messages::received)
+                    })
+                }
+                None => response.map(|body| ResponseBody::new(body, State::Done, None)),
+            }),
             Err(error) => {
                 if let Some(call) = call {
                     call.fail(&error);

@@ -9,7 +9,6 @@ use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, State};
 use crate::call::{Call, Messages};
-use crate::semconv;
 
 enum Mode {
     Sampled(Call),
@@ -75,24 +74,15 @@ where
         };
         let mode = std::mem::replace(this.mode, Mode::Done);
         Poll::Ready(match result {
-            Ok(response) => {
-                let (state, messages) = match mode {
-                    Mode::Sampled(call) => match semconv::response_status(&response) {
-                        Some((code, message)) => {
-                            // Trailers-only: the call is over.
-                            call.finish(code, message.as_deref());
-                            (State::Done, None)
-                        }
-                        None => (
-                            State::Sampled(call),
-                            this.message_events.then(Messages::sent),
-                        ),
-                    },
-                    Mode::Unsampled(otel_cx) => (State::Unsampled(otel_cx), None),
-                    Mode::Done => (State::Done, None),
-                };
-                Ok(response.map(|body| ResponseBody::new(body, state, messages)))
-            }
+            Ok(response) => Ok(match mode {
+                Mode::Sampled(call) => ResponseBody::for_call(response, call, true, || {
+                    this.message_events.then(Messages::sent)
+                }),
+                Mode::Unsampled(otel_cx) => {
+                    response.map(|body| ResponseBody::new(body, State::Unsampled(otel_cx), None))
+                }
+                Mode::Done => response.map(|body| ResponseBody::new(body, State::Done, None)),
+            }),
             Err(error) => {
                 if let Mode::Sampled(call) = mode {
                     call.fail(&error);
