@@ -44,6 +44,59 @@ fn string(value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> O
     }
 }
 
+/// A tracer provider from the `tracewire-init` pipeline, with these variables (read through
+/// a lookup, not the process environment).
+fn provider_from(vars: Vec<(&'static str, String)>) -> opentelemetry_sdk::trace::SdkTracerProvider {
+    Setup::new()
+        .env(move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .build()
+        .unwrap()
+        .provider(None)
+        .unwrap()
+}
+
+/// Flushes `provider`: it blocks until the exporter has sent, so off the runtime's threads.
+async fn flush(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
+    let flushing = provider.clone();
+    tokio::task::spawn_blocking(move || flushing.force_flush())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// What the receiver got: the first resource's string attributes, and every span.
+fn contents(
+    requests: &[ExportTraceServiceRequest],
+) -> (
+    Vec<(String, String)>,
+    Vec<opentelemetry_proto::tonic::trace::v1::Span>,
+) {
+    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
+    assert!(!resource_spans.is_empty(), "nothing arrived");
+    let resource = resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .filter_map(|kv| Some((kv.key.clone(), string(&kv.value)?)))
+        .collect();
+    let spans = resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| s.spans.clone())
+        .collect();
+    (resource, spans)
+}
+
+fn has(resource: &[(String, String)], key: &str, value: &str) -> bool {
+    resource.iter().any(|(k, v)| k == key && v == value)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_an_otlp_grpc_receiver() {
     let receiver = Receiver::default();
@@ -58,19 +111,15 @@ async fn spans_reach_an_otlp_grpc_receiver() {
             .unwrap();
     });
 
-    // The pipeline, from variables (read through a lookup, not the process environment).
-    let endpoint = format!("http://{collector}");
-    let built = Setup::new()
-        .env(move |name| match name {
-            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
-            "OTEL_TRACES_EXPORTER" => Some("otlp".to_owned()),
-            "OTEL_SERVICE_NAME" => Some("checkout".to_owned()),
-            "OTEL_RESOURCE_ATTRIBUTES" => Some("deployment.environment=test".to_owned()),
-            _ => None,
-        })
-        .build()
-        .unwrap();
-    let provider = built.provider(None).unwrap();
+    let provider = provider_from(vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_SERVICE_NAME", "checkout".to_owned()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment=test".to_owned(),
+        ),
+    ]);
 
     // A traced request through a real server.
     let app = Router::new()
@@ -86,33 +135,15 @@ async fn spans_reach_an_otlp_grpc_receiver() {
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    // Flushing blocks until the exporter has sent: off the runtime's threads.
-    let flushing = provider.clone();
-    tokio::task::spawn_blocking(move || flushing.force_flush())
-        .await
-        .unwrap()
-        .unwrap();
-
-    let requests = receiver.0.lock().unwrap().clone();
-    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
-    assert!(!resource_spans.is_empty(), "nothing arrived");
-    let resource = resource_spans[0].resource.as_ref().unwrap();
-    let attr = |key: &str| {
-        resource
-            .attributes
-            .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| string(&kv.value))
-    };
-    assert_eq!(attr("service.name").as_deref(), Some("checkout"));
-    assert_eq!(attr("deployment.environment").as_deref(), Some("test"));
-    let spans: Vec<_> = resource_spans
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .collect();
+    flush(&provider).await;
+    let (resource, spans) = contents(&receiver.0.lock().unwrap());
+    assert!(has(&resource, "service.name", "checkout"), "{resource:?}");
+    assert!(
+        has(&resource, "deployment.environment", "test"),
+        "{resource:?}"
+    );
     assert_eq!(spans.len(), 1);
-    let span = spans[0];
+    let span = &spans[0];
     assert_eq!(span.name, "GET /users/{id}");
     assert_eq!(span.kind, SpanKind::Server as i32);
     assert_eq!(
@@ -158,18 +189,12 @@ async fn spans_reach_an_otlp_http_receiver() {
         }),
     );
     let collector = serve(app).await;
-    let endpoint = format!("http://{collector}");
-    let built = Setup::new()
-        .env(move |name| match name {
-            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
-            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".to_owned()),
-            "OTEL_TRACES_EXPORTER" => Some("otlp".to_owned()),
-            "OTEL_SERVICE_NAME" => Some("billing".to_owned()),
-            _ => None,
-        })
-        .build()
-        .unwrap();
-    let provider = built.provider(None).unwrap();
+    let provider = provider_from(vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_SERVICE_NAME", "billing".to_owned()),
+    ]);
     let app = Router::new()
         .route("/invoices/{id}", get(|| async { "paid" }))
         .layer(HttpServerLayer::new().tracer_provider(&provider));
@@ -177,30 +202,10 @@ async fn spans_reach_an_otlp_http_receiver() {
     let (response, _) = fetch(addr, "/invoices/9", &[]).await;
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let flushing = provider.clone();
-    tokio::task::spawn_blocking(move || flushing.force_flush())
-        .await
-        .unwrap()
-        .unwrap();
-
-    let requests = received.lock().unwrap().clone();
-    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
-    assert!(!resource_spans.is_empty(), "nothing arrived over HTTP");
-    let service = resource_spans[0]
-        .resource
-        .as_ref()
-        .unwrap()
-        .attributes
-        .iter()
-        .find(|kv| kv.key == "service.name")
-        .and_then(|kv| string(&kv.value));
-    assert_eq!(service.as_deref(), Some("billing"));
-    let names: Vec<&str> = resource_spans
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .map(|s| s.name.as_str())
-        .collect();
+    flush(&provider).await;
+    let (resource, spans) = contents(&received.lock().unwrap());
+    assert!(has(&resource, "service.name", "billing"), "{resource:?}");
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["GET /invoices/{id}"]);
     let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
 }
