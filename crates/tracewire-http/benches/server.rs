@@ -10,7 +10,9 @@
 //! variants under `AlwaysOff`, with our layer's sampler `AlwaysOff` too. Both subscribers are
 //! `tracing_subscriber::registry()` with `tracing-opentelemetry`'s layer only.
 //!
-//! `cargo bench -p tracewire-http --bench server` prints allocations per request first.
+//! `cargo bench -p tracewire-http --bench server` prints allocations per request first, and
+//! after criterion's figures the targets measured in alternating rounds (the figures
+//! to quote on a machine whose speed drifts); `SERVER_BENCH_TARGETS_ONLY=1` prints only those.
 
 mod support;
 
@@ -145,6 +147,87 @@ fn allocation_report(variants: &[Variant], rt: &tokio::runtime::Runtime) {
     println!();
 }
 
+/// The targets measured in alternating rounds, so that the machine's drift cancels:
+/// each round times every variant of [`TARGETS`] (order reversed every other round) and
+/// computes each overhead ratio from that round's own figures; the medians over rounds are
+/// printed. `SERVER_BENCH_ROUNDS` (default 21) sets the number of rounds.
+fn targets_report(variants: &[Variant], rt: &tokio::runtime::Runtime) {
+    const REQUESTS: u32 = 20_000;
+    let rounds: usize = std::env::var("SERVER_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21);
+    let index = |name: &str| {
+        variants
+            .iter()
+            .position(|v| v.name == name)
+            .expect("a variant of the targets report")
+    };
+    let picked: Vec<usize> = TARGETS.iter().map(|name| index(name)).collect();
+    let time = |v: &Variant| {
+        let _guard = tracing::dispatcher::set_default(&v.dispatch);
+        let start = std::time::Instant::now();
+        rt.block_on(async {
+            for _ in 0..REQUESTS {
+                one_request(&v.router, v.traceparent).await;
+            }
+        });
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(REQUESTS)
+    };
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); picked.len()];
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..picked.len()).collect()
+        } else {
+            (0..picked.len()).rev().collect()
+        };
+        for i in order {
+            times[i].push(time(&variants[picked[i]]));
+        }
+    }
+    let median = |mut xs: Vec<f64>| {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
+    let per_round = |f: &dyn Fn(usize) -> f64| median((0..rounds).map(f).collect());
+    let none = 0;
+    println!("\ntargets: {rounds} alternating rounds of {REQUESTS} requests, medians over rounds");
+    println!("{:<48} {:>9} {:>10}", "variant", "ns", "overhead");
+    for (i, name) in TARGETS.iter().enumerate() {
+        println!(
+            "{:<48} {:>9.0} {:>+10.0}",
+            name,
+            median(times[i].clone()),
+            per_round(&|r| times[i][r] - times[none][r])
+        );
+    }
+    let ratio = |ours: usize, theirs: usize| {
+        per_round(&|r| (times[ours][r] - times[none][r]) / (times[theirs][r] - times[none][r]))
+    };
+    println!(
+        "unsampled overhead / axum-tracing-opentelemetry's, sampling off: {:.1} % (target <= 15 %)",
+        100.0 * ratio(1, 2)
+    );
+    println!(
+        "sampled direct overhead / axum-tracing-opentelemetry's, sampled: {:.1} % (target <= 50 %)",
+        100.0 * ratio(3, 4)
+    );
+    println!(
+        "sampled bridged overhead / axum-tracing-opentelemetry's, sampled: {:.1} %\n",
+        100.0 * ratio(5, 4)
+    );
+}
+
+/// The variants of [`targets_report`], "none" first; the ratios read them by position.
+const TARGETS: [&str; 6] = [
+    "none, traceparent",
+    "tracewire unsampled, traceparent",
+    "axum-tracing-opentelemetry, sampling off",
+    "tracewire sampled direct, traceparent",
+    "axum-tracing-opentelemetry, sampled",
+    "tracewire sampled, traceparent",
+];
+
 fn bench(c: &mut Criterion) {
     // axum-tracing-opentelemetry extracts through the global propagator.
     opentelemetry::global::set_text_map_propagator(
@@ -156,6 +239,10 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let variants = variants();
     allocation_report(&variants, &rt);
+    if std::env::var_os("SERVER_BENCH_TARGETS_ONLY").is_some() {
+        targets_report(&variants, &rt);
+        return;
+    }
     let mut g = c.benchmark_group("server");
     for v in &variants {
         let _guard = tracing::dispatcher::set_default(&v.dispatch);
@@ -165,6 +252,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    targets_report(&variants, &rt);
 }
 
 criterion_group!(benches, bench);

@@ -6,7 +6,7 @@ use opentelemetry::Context;
 use opentelemetry::KeyValue;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
-    SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use tracewire_propagation::Extracted;
 use tracewire_propagation::carrier::HeaderExtractor;
@@ -132,20 +132,24 @@ pub struct Head {
     pub decision_parent: Option<TraceParent>,
     /// The call's trace id: the parent's, or a fresh one.
     pub trace_id: TraceId,
-    /// Fresh random ids: the span id of an unsampled call.
-    fresh: TraceParent,
+    /// A fresh random span id: the span id of an unsampled call.
+    fresh: SpanId,
 }
 
 impl Head {
     /// A call under `parent`; with `decide_as_root` the sampler ignores the parent (the
     /// [`TrustPolicy::OwnSampling`] policy).
     pub fn new(parent: Option<TraceParent>, decide_as_root: bool) -> Self {
-        let fresh = TraceParent::new_root(false);
+        // A parent gives the trace id: only a span id is drawn then.
+        let ids = match parent {
+            Some(p) => p.with_new_span_id(),
+            None => TraceParent::new_root(false),
+        };
         Self {
             parent,
             decision_parent: if decide_as_root { None } else { parent },
-            trace_id: parent.map_or(fresh.trace_id(), |p| p.trace_id()),
-            fresh,
+            trace_id: ids.trace_id(),
+            fresh: ids.span_id(),
         }
     }
 
@@ -181,7 +185,7 @@ impl Head {
             Some(p) => p.flags().to_u8() & FLAG_RANDOM,
             None => FLAG_RANDOM,
         };
-        TraceParent::new(self.trace_id, self.fresh.span_id(), TraceFlags::new(flags))
+        TraceParent::new(self.trace_id, self.fresh, TraceFlags::new(flags))
     }
 }
 

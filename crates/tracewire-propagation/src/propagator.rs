@@ -272,6 +272,22 @@ impl Extracted {
     }
 
     fn build_context(mut self, parent: &Context, child: Option<TraceParent>) -> Context {
+        if self.rest.is_none() && self.trace_state.is_empty() && !self.debug && !self.deny {
+            // Nothing but a traceparent (the common case): one span context, no entries.
+            return match (child, self.parent) {
+                (Some(c), _) => parent.with_remote_span_context(SpanContext::new(
+                    c.trace_id(),
+                    c.span_id(),
+                    c.flags(),
+                    false,
+                    opentelemetry::trace::TraceState::NONE,
+                )),
+                (None, Some(p)) => parent.with_remote_span_context(
+                    p.to_span_context(opentelemetry::trace::TraceState::NONE),
+                ),
+                (None, None) => parent.clone(),
+            };
+        }
         let mut cx = parent.clone();
         let mut carried = Carried::default();
         let mut trace_state = std::mem::take(&mut self.trace_state);

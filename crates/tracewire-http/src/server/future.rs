@@ -72,7 +72,19 @@ impl<F, R> ResponseFuture<F, R> {
     }
 }
 
+#[inline]
 fn settings(
+    own: Option<TraceParent>,
+    config: &Config,
+    sampled: bool,
+) -> Option<Box<ResponseSettings>> {
+    if config.response_header.is_none() && (!sampled || config.response_headers.is_empty()) {
+        return None;
+    }
+    make_settings(own, config, sampled)
+}
+
+fn make_settings(
     own: Option<TraceParent>,
     config: &Config,
     sampled: bool,
