@@ -55,7 +55,7 @@ impl<B: Body> ResponseBody<B> {
                 State::Done
             }
             // Nothing runs while an empty or already-produced body is sent: no context needed.
-            State::Unsampled(_) if inner.is_end_stream() || inner.size_hint().exact().is_some() => {
+            State::Unsampled(_) if inner.size_hint().exact().is_some() || inner.is_end_stream() => {
                 State::Done
             }
             State::Sampled(span) if inner.size_hint().exact().is_some() => {
@@ -80,6 +80,10 @@ where
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
+        if let State::Done = this.state {
+            // Nothing left to record: the inner body as it is.
+            return this.inner.poll_frame(cx);
+        }
         let result = match this.state {
             State::Sampled(span) => span.in_scope(|| this.inner.as_mut().poll_frame(cx)),
             State::Unsampled(otel_cx) => {
