@@ -1,11 +1,13 @@
 //! Loopback throughput with a real load generator: each variant's axum server on 127.0.0.1,
 //! driven by `wrk` (1 thread, 32 connections, `traceparent` and `tracestate` on every
 //! request), rounds alternating the order of the variants so that drift cancels; the median
-//! requests per second of each variant, as a ratio to the server without middleware.
+//! requests per second of each variant, and the median over rounds of its ratio to the server
+//! without middleware in the same round.
 //!
 //! `cargo bench -p tracewire-http --bench loopback` (needs `wrk`: `apt-get install wrk`).
-//! `LOOPBACK_ROUNDS` (default 4) and `LOOPBACK_SECONDS` (default 4) set the length. Sampled
-//! variants export through a batch processor to a no-op exporter.
+//! `LOOPBACK_ROUNDS` (default 6) and `LOOPBACK_SECONDS` (default 3) set the length. Sampled
+//! variants export through a batch processor to a no-op exporter. With `taskset` and two CPUs
+//! the servers run on the first and `wrk` on the second (`LOOPBACK_PIN=0` turns this off).
 
 mod support;
 
@@ -66,8 +68,30 @@ fn serve(router: Router, dispatch: Dispatch) -> (SocketAddr, tokio::runtime::Run
     (addr, rt)
 }
 
-fn wrk(addr: SocketAddr, seconds: u32) -> Option<f64> {
-    let out = Command::new("wrk")
+/// Pins this process (the servers, their runtimes and the batch exporters' threads, all made
+/// later) to the first CPU, leaving the second to `wrk`: the two do not take turns on one core,
+/// and the exporter's work counts against the server, as in production. Returns whether it
+/// did (`taskset` present, two CPUs or more, `LOOPBACK_PIN` not `0`).
+fn pin() -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpus < 2 || std::env::var("LOOPBACK_PIN").is_ok_and(|v| v == "0") {
+        return false;
+    }
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &std::process::id().to_string()])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn wrk(addr: SocketAddr, seconds: u32, pinned: bool) -> Option<f64> {
+    let mut command = if pinned {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "1", "wrk"]);
+        c
+    } else {
+        Command::new("wrk")
+    };
+    let out = command
         .args(["-t1", "-c32", &format!("-d{seconds}s")])
         .args([
             "-H",
@@ -107,8 +131,9 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let rounds = env("LOOPBACK_ROUNDS", 4);
-    let seconds = env("LOOPBACK_SECONDS", 4);
+    let pinned = pin();
+    let rounds = env("LOOPBACK_ROUNDS", 6);
+    let seconds = env("LOOPBACK_SECONDS", 3);
 
     let on = provider(Sampler::AlwaysOn);
     let off = provider(Sampler::AlwaysOff);
@@ -165,17 +190,25 @@ fn main() {
         for i in order {
             let v = &variants[i];
             let (addr, rt) = serve((v.make)(), v.dispatch.clone());
-            let rps = wrk(addr, seconds).unwrap_or(0.0);
+            let rps = wrk(addr, seconds, pinned).unwrap_or(0.0);
             rt.shutdown_background();
             eprintln!("round {round}: {:<38} {rps:>10.0} req/s", v.name);
             results[i].push(rps);
         }
     }
-    let base = median(results[0].clone());
-    println!("\nloopback throughput, median of {rounds} rounds of {seconds} s (wrk -t1 -c32)");
+    // Each round's ratio from that round's own figures, then the median over rounds.
+    let base = results[0].clone();
+    println!(
+        "\nloopback throughput, median of {rounds} rounds of {seconds} s (wrk -t1 -c32{})",
+        if pinned {
+            "; server on CPU 0, wrk on CPU 1"
+        } else {
+            ""
+        }
+    );
     println!("{:<38} {:>10} {:>8}", "variant", "req/s", "ratio");
     for (v, r) in variants.iter().zip(results) {
-        let m = median(r);
-        println!("{:<38} {:>10.0} {:>8.2}", v.name, m, m / base);
+        let ratios = r.iter().zip(&base).map(|(x, b)| x / b).collect();
+        println!("{:<38} {:>10.0} {:>8.2}", v.name, median(r), median(ratios));
     }
 }
