@@ -83,8 +83,13 @@ where
 
         // Decide before any span exists.
         let head = Head::incoming(&incoming, config.trust);
+        let quick = head.quick(&config.options.sampler);
+        if quick == Some(false) && config.trust != TrustPolicy::OwnSampling {
+            // The common unsampled case: nothing of the request is needed.
+            return self.unsampled(request, incoming, &head, None);
+        }
         let mut info = None;
-        let decision = match head.quick(&config.options.sampler) {
+        let decision = match quick {
             Some(sampled) => Decider::plain(sampled),
             None => {
                 let info = info.insert(RequestInfo::new(
@@ -213,20 +218,37 @@ where
                 }
             }
         } else {
-            // The unsampled path: no span, one context with our own span id.
             drop(info);
-            let own = head.unsampled();
-            let cx = match own {
-                Some(own) => incoming.into_child_context(own, decision.trace_state),
-                None => incoming.into_context(),
-            };
-            request.extensions_mut().insert(cx.clone());
-            let future = {
-                let _guard = cx.clone().attach();
-                self.inner.call(request)
-            };
-            ResponseFuture::unsampled(future, cx, own, config)
+            self.unsampled(request, incoming, &head, decision.trace_state)
         }
+    }
+}
+
+impl<S, M, R, F> HttpServer<S, M, R, F> {
+    /// The unsampled path: no span, one context with our own span id, current while the
+    /// inner service runs and in the request's extensions.
+    #[inline]
+    fn unsampled<ReqBody>(
+        &mut self,
+        mut request: Request<ReqBody>,
+        incoming: Incoming,
+        head: &Head,
+        trace_state: Option<TraceState>,
+    ) -> ResponseFuture<S::Future, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        let own = head.unsampled();
+        let cx = match own {
+            Some(own) => incoming.into_child_context(own, trace_state),
+            None => incoming.into_context(),
+        };
+        request.extensions_mut().insert(cx.clone());
+        let future = {
+            let _guard = cx.clone().attach();
+            self.inner.call(request)
+        };
+        ResponseFuture::unsampled(future, cx, own, &self.config)
     }
 }
 
