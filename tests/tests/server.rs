@@ -786,3 +786,34 @@ async fn direct_mode_hooks_and_unsampled_requests() {
     assert_eq!(attr_str(&spans[0], "user.id").as_deref(), Some("u-1"));
     assert!(body.starts_with(&format!("00-{TRACE}-")) && body.ends_with("-00"));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn code_in_the_inner_services_call_sees_the_context() {
+    use tower::{Service, ServiceBuilder, ServiceExt};
+
+    let t = Telemetry::install();
+    for (layer, sampled) in [
+        (HttpServerLayer::new(), true),
+        (HttpServerLayer::new().sampler(Sampler::AlwaysOff), false),
+    ] {
+        let mut svc =
+            ServiceBuilder::new()
+                .layer(layer)
+                .service_fn(|_req: Request<Empty<Bytes>>| {
+                    // Runs in `call`, before the future is polled.
+                    let current = opentelemetry::Context::current();
+                    let seen = current.span().span_context().clone();
+                    async move {
+                        Ok::<_, Infallible>(Response::new(Body::from(seen.trace_id().to_string())))
+                    }
+                });
+        let request = Request::builder()
+            .header("traceparent", traceparent("01"))
+            .body(Empty::new())
+            .unwrap();
+        let response = svc.ready().await.unwrap().call(request).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, TRACE, "sampled: {sampled}");
+    }
+    assert_eq!(t.spans().len(), 1, "one sampled request");
+}

@@ -384,6 +384,11 @@ struct Inner {
     formats: Vec<Format>,
     /// Whether a W3C format is configured (its headers are probed together).
     w3c: bool,
+    /// Whether W3C formats are all there is (no other format, no custom field): a carrier
+    /// with neither `tracestate` nor `baggage` is then read by parsing `traceparent` alone.
+    only_w3c: bool,
+    /// Whether W3C trace context is configured.
+    trace_context: bool,
     /// Whether inject needs the baggage (a baggage-carrying format, or custom fields).
     needs_baggage: bool,
     /// Whether inject needs the debug and deny marks (B3, Jaeger).
@@ -483,6 +488,11 @@ impl Propagator {
                 w3c: formats
                     .iter()
                     .any(|f| matches!(f, Format::TraceContext | Format::Baggage)),
+                only_w3c: fields.is_empty()
+                    && formats
+                        .iter()
+                        .all(|f| matches!(f, Format::TraceContext | Format::Baggage)),
+                trace_context: formats.iter().any(|f| matches!(f, Format::TraceContext)),
                 needs_baggage: !fields.is_empty()
                     || formats
                         .iter()
@@ -622,6 +632,13 @@ impl Propagator {
             carrier.probe(&W3C_NAMES, &mut w3c);
         }
         let [traceparent, tracestate, baggage] = w3c;
+        if self.inner.only_w3c && tracestate.first.is_none() && baggage.first.is_none() {
+            // The common request: a traceparent (or nothing) and no other context.
+            if self.inner.trace_context {
+                out.parent = traceparent_of(traceparent).ok();
+            }
+            return out;
+        }
         for format in &self.inner.formats {
             match format {
                 Format::TraceContext => {

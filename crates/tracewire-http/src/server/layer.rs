@@ -280,6 +280,7 @@ impl<S, M: Clone, R: Clone, F: Clone> Layer<S> for HttpServerLayer<M, R, F> {
             make_span: self.make_span.clone(),
             on_response: self.on_response.clone(),
             filter: self.filter.clone(),
+            call_runs_code: super::service::call_runs_code::<S>(),
         }
     }
 }

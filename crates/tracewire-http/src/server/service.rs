@@ -28,6 +28,24 @@ pub struct HttpServer<S, M, R, F> {
     pub(crate) make_span: M,
     pub(crate) on_response: R,
     pub(crate) filter: F,
+    /// Whether the inner service's `call` can run application code, so that the request's
+    /// context (or span) must be current around it; see [`call_runs_code`].
+    pub(crate) call_runs_code: bool,
+}
+
+/// Whether `S::call` may run application code. axum's route service (what a layer added with
+/// `Router::layer` wraps) only prepares a future in `call`: the handler runs when that future
+/// is polled, and the layer makes the context current for every poll. For it, making the
+/// context current around `call` too would cost a thread-local push and pop and change
+/// nothing. Any other service, and axum's should its type be named differently, is treated as
+/// running code in `call`.
+pub(crate) fn call_runs_code<S>() -> bool {
+    const ROUTE: &str = "axum::routing::route::Route";
+    let name = std::any::type_name::<S>();
+    !(name == ROUTE
+        || name
+            .strip_prefix(ROUTE)
+            .is_some_and(|rest| rest.starts_with('<')))
 }
 
 impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
@@ -74,11 +92,8 @@ where
             // No span, but the caller's context still reaches the handler's calls.
             let cx = incoming.into_context();
             request.extensions_mut().insert(cx.clone());
-            let future = {
-                let _guard = cx.clone().attach();
-                self.inner.call(request)
-            };
-            return ResponseFuture::unsampled(future, cx, None, config);
+            let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
+            return ResponseFuture::unsampled(future, cx, None, &self.config);
         }
 
         // Decide before any span exists.
@@ -135,11 +150,9 @@ where
                         // The subscriber filtered the span out (its level, a per-layer
                         // filter): no span, but the caller's context still flows on.
                         request.extensions_mut().insert(parent_cx.clone());
-                        let future = {
-                            let _guard = parent_cx.clone().attach();
-                            self.inner.call(request)
-                        };
-                        return ResponseFuture::unsampled(future, parent_cx, None, config);
+                        let future =
+                            call_inner(&mut self.inner, self.call_runs_code, &parent_cx, request);
+                        return ResponseFuture::unsampled(future, parent_cx, None, &self.config);
                     }
                     if let Some(link) = link {
                         span.add_link(link.to_span_context(TraceState::NONE));
@@ -156,7 +169,11 @@ where
                     );
                     let own = TraceParent::from_span_context(span_cx.span().span_context());
                     request.extensions_mut().insert(span_cx);
-                    let future = span.in_scope(|| self.inner.call(request));
+                    let future = if self.call_runs_code {
+                        span.in_scope(|| self.inner.call(request))
+                    } else {
+                        self.inner.call(request)
+                    };
                     ResponseFuture::sampled(
                         future,
                         Sampled {
@@ -201,10 +218,7 @@ where
                     );
                     let own = TraceParent::from_span_context(cx.span().span_context());
                     request.extensions_mut().insert(cx.clone());
-                    let future = {
-                        let _guard = cx.clone().attach();
-                        self.inner.call(request)
-                    };
+                    let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
                     ResponseFuture::sampled(
                         future,
                         Sampled {
@@ -244,11 +258,27 @@ impl<S, M, R, F> HttpServer<S, M, R, F> {
             None => incoming.into_context(),
         };
         request.extensions_mut().insert(cx.clone());
-        let future = {
-            let _guard = cx.clone().attach();
-            self.inner.call(request)
-        };
+        let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
         ResponseFuture::unsampled(future, cx, own, &self.config)
+    }
+}
+
+/// Calls `inner` with `cx` current, when its `call` can run application code.
+#[inline]
+fn call_inner<S, B>(
+    inner: &mut S,
+    runs_code: bool,
+    cx: &opentelemetry::Context,
+    request: Request<B>,
+) -> S::Future
+where
+    S: Service<Request<B>>,
+{
+    if runs_code {
+        let _guard = cx.clone().attach();
+        inner.call(request)
+    } else {
+        inner.call(request)
     }
 }
 
@@ -277,5 +307,22 @@ pub(crate) fn record_headers(
                 Value::Array(values.into()),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::call_runs_code;
+
+    #[test]
+    fn axum_route_calls_run_no_code() {
+        // If axum renames its route type, this fails and the layer falls back to attaching.
+        let name = std::any::type_name::<axum::routing::Route>();
+        assert!(!call_runs_code::<axum::routing::Route>(), "{name}");
+        assert!(!call_runs_code::<axum::routing::Route<std::io::Error>>());
+        assert!(call_runs_code::<tower::util::BoxCloneSyncService<(), (), ()>>());
+        assert!(call_runs_code::<
+            tower::util::MapRequest<axum::routing::Route, fn(()) -> ()>,
+        >());
     }
 }
