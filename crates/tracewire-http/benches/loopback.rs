@@ -1,6 +1,6 @@
 //! Loopback throughput with a real load generator: each variant's axum server on 127.0.0.1,
-//! driven by `wrk` (1 thread, 32 connections, `traceparent` and `tracestate` on every
-//! request), rounds alternating the order of the variants so that drift cancels; the median
+//! driven by `wrk` (1 thread, 32 connections; a `traceparent` on every request, then in a
+//! second set of rounds a `traceparent` and a `tracestate`), rounds alternating the order of the variants so that drift cancels; the median
 //! requests per second of each variant, and the median over rounds of its ratio to the server
 //! without middleware in the same round.
 //!
@@ -83,7 +83,26 @@ fn pin() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn wrk(addr: SocketAddr, seconds: u32, pinned: bool) -> Option<f64> {
+const TRACEPARENT: &str = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACESTATE: &str = "tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
+/// The header sets measured, each in its own rounds: a `traceparent` alone (most traffic, and
+/// the in-process benchmark's case), then with a two-member `tracestate`, which every context
+/// of the request must carry as opentelemetry's `TraceState` (one allocation per key and per
+/// value). `LOOPBACK_HEADERS=traceparent` or `=tracestate` measures one set.
+fn header_sets() -> Vec<(&'static str, Vec<&'static str>)> {
+    let all = vec![
+        ("traceparent", vec![TRACEPARENT]),
+        ("traceparent + tracestate", vec![TRACEPARENT, TRACESTATE]),
+    ];
+    match std::env::var("LOOPBACK_HEADERS").as_deref() {
+        Ok("traceparent") => all.into_iter().take(1).collect(),
+        Ok("tracestate") => all.into_iter().skip(1).collect(),
+        _ => all,
+    }
+}
+
+fn wrk(addr: SocketAddr, seconds: u32, pinned: bool, headers: &[&str]) -> Option<f64> {
     let mut command = if pinned {
         let mut c = Command::new("taskset");
         c.args(["-c", "1", "wrk"]);
@@ -93,11 +112,7 @@ fn wrk(addr: SocketAddr, seconds: u32, pinned: bool) -> Option<f64> {
     };
     let out = command
         .args(["-t1", "-c32", &format!("-d{seconds}s")])
-        .args([
-            "-H",
-            "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        ])
-        .args(["-H", "tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"])
+        .args(headers.iter().flat_map(|h| ["-H", h]))
         .arg(format!("http://{addr}/users/42"))
         .output()
         .ok()?;
@@ -180,6 +195,19 @@ fn main() {
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
 
+    for (set, headers) in header_sets() {
+        measure(&variants, &headers, set, rounds, seconds, pinned);
+    }
+}
+
+fn measure(
+    variants: &[Variant],
+    headers: &[&str],
+    set: &str,
+    rounds: u32,
+    seconds: u32,
+    pinned: bool,
+) {
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
         let order: Vec<usize> = if round % 2 == 0 {
@@ -190,16 +218,16 @@ fn main() {
         for i in order {
             let v = &variants[i];
             let (addr, rt) = serve((v.make)(), v.dispatch.clone());
-            let rps = wrk(addr, seconds, pinned).unwrap_or(0.0);
+            let rps = wrk(addr, seconds, pinned, headers).unwrap_or(0.0);
             rt.shutdown_background();
-            eprintln!("round {round}: {:<38} {rps:>10.0} req/s", v.name);
+            eprintln!("{set}, round {round}: {:<38} {rps:>10.0} req/s", v.name);
             results[i].push(rps);
         }
     }
     // Each round's ratio from that round's own figures, then the median over rounds.
     let base = results[0].clone();
     println!(
-        "\nloopback throughput, median of {rounds} rounds of {seconds} s (wrk -t1 -c32{})",
+        "\nloopback throughput with {set}, median of {rounds} rounds of {seconds} s (wrk -t1 -c32{})",
         if pinned {
             "; server on CPU 0, wrk on CPU 1"
         } else {

@@ -233,7 +233,7 @@ fn targets_report(variants: &[Variant], rt: &tokio::runtime::Runtime) {
 }
 
 /// The variants of [`targets_report`], "none" first; the ratios read them by position.
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 9] = [
     "none, traceparent",
     "tracewire unsampled, traceparent",
     "axum-tracing-opentelemetry, sampling off",
@@ -242,6 +242,7 @@ const TARGETS: [&str; 8] = [
     "tracewire sampled, traceparent",
     "pass-through layer, traceparent",
     "pass-through layer wrapping the body, traceparent",
+    "tower-http TraceLayer + otel bridge, sampled",
 ];
 
 fn bench(c: &mut Criterion) {

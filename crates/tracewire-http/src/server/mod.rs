@@ -50,6 +50,13 @@
 //! `opentelemetry::Context::current()`. For log lines that carry trace and span ids in both
 //! cases, use the `fmt` feature's formatter (see [`crate::fmt`] when enabled).
 //!
+//! The span (or context) is current whenever the inner service runs: around its `call`, where
+//! a plain tower or hyper service may run code before returning its future, and at every poll
+//! of that future and of a streamed response body. axum's route service, which a layer added
+//! with `Router::layer` wraps, runs no code in `call` (the handler runs when the future is
+//! polled), so for it the layer skips that one switch, which for a bridged span is an enter and
+//! exit of the `tracing` span.
+//!
 //! # Sampling
 //!
 //! The layer decides with its own sampler (any `opentelemetry_sdk` `ShouldSample`, default
