@@ -817,3 +817,41 @@ async fn code_in_the_inner_services_call_sees_the_context() {
     }
     assert_eq!(t.spans().len(), 1, "one sampled request");
 }
+
+#[derive(Clone)]
+struct SeenInCall(String);
+
+#[tokio::test(flavor = "current_thread")]
+async fn layers_inside_ours_see_the_context_in_their_call() {
+    // Under axum, the layer does not switch context around the route service's `call` (it
+    // runs nothing); a layer added before ours still runs its `call` with the context current.
+    let _t = Telemetry::install();
+    for (layer, sampled) in [
+        (HttpServerLayer::new(), true),
+        (HttpServerLayer::new().sampler(Sampler::AlwaysOff), false),
+    ] {
+        let app = Router::new()
+            .route(
+                "/seen",
+                get(|Extension(SeenInCall(id)): Extension<SeenInCall>| async move { id }),
+            )
+            .layer(tower::util::MapRequestLayer::new(
+                |mut request: Request<Body>| {
+                    // Runs in this layer's `call`.
+                    let current = opentelemetry::Context::current();
+                    let id = current.span().span_context().trace_id().to_string();
+                    request.extensions_mut().insert(SeenInCall(id));
+                    request
+                },
+            ))
+            .layer(layer);
+        let addr = serve(app).await;
+        let (_, body) = fetch(
+            addr,
+            "/seen",
+            &[("traceparent", traceparent("01").as_bytes())],
+        )
+        .await;
+        assert_eq!(body, TRACE, "sampled: {sampled}");
+    }
+}

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, TraceState, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
@@ -240,8 +240,12 @@ impl Call {
     /// Ends the span of a call dropped before its end: `DEADLINE_EXCEEDED` when the caller's
     /// deadline has passed, otherwise `CANCELLED` (the event `rpc.cancelled` either way).
     pub(crate) fn dropped(self) {
+        // tonic's server starts its timer for the same `grpc-timeout` a moment before this
+        // layer reads it, and its timer fires on a millisecond tick: a call dropped within a
+        // few milliseconds of the deadline is taken as expired.
+        const SLACK: Duration = Duration::from_millis(5);
         let code = match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => Code::DeadlineExceeded,
+            Some(deadline) if Instant::now() + SLACK >= deadline => Code::DeadlineExceeded,
             _ => Code::Cancelled,
         };
         self.span.add_event("rpc.cancelled");

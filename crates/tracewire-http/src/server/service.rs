@@ -34,11 +34,12 @@ pub struct HttpServer<S, M, R, F> {
 }
 
 /// Whether `S::call` may run application code. axum's route service (what a layer added with
-/// `Router::layer` wraps) only prepares a future in `call`: the handler runs when that future
+/// `Router::layer` wraps) only wraps the request in a future (tower's `Oneshot`) in `call`:
+/// the layers inside it (their `poll_ready` and `call`) and the handler run when that future
 /// is polled, and the layer makes the context current for every poll. For it, making the
-/// context current around `call` too would cost a thread-local push and pop and change
-/// nothing. Any other service, and axum's should its type be named differently, is treated as
-/// running code in `call`.
+/// context current around `call` too would cost a thread-local push and pop (for a bridged
+/// span, an enter and exit) and change nothing. Any other service, and axum's should its type
+/// be named differently, is treated as running code in `call`.
 pub(crate) fn call_runs_code<S>() -> bool {
     const ROUTE: &str = "axum::routing::route::Route";
     let name = std::any::type_name::<S>();
