@@ -206,13 +206,17 @@ fn targets_report(variants: &[Variant], rt: &tokio::runtime::Runtime) {
     let per_round = |f: &dyn Fn(usize) -> f64| median((0..rounds).map(f).collect());
     let none = 0;
     println!("\ntargets: {rounds} alternating rounds of {REQUESTS} requests, medians over rounds");
-    println!("{:<48} {:>9} {:>10}", "variant", "ns", "overhead");
+    println!(
+        "{:<48} {:>9} {:>10} {:>7}",
+        "variant", "ns", "overhead", "ratio"
+    );
     for (i, name) in TARGETS.iter().enumerate() {
         println!(
-            "{:<48} {:>9.0} {:>+10.0}",
+            "{:<48} {:>9.0} {:>+10.0} {:>7.2}",
             name,
             median(times[i].clone()),
-            per_round(&|r| times[i][r] - times[none][r])
+            per_round(&|r| times[i][r] - times[none][r]),
+            per_round(&|r| times[i][r] / times[none][r])
         );
     }
     let ratio = |ours: usize, theirs: usize| {
