@@ -1,8 +1,8 @@
 //! Loopback throughput with a real load generator: each variant's axum server on 127.0.0.1,
 //! driven by `wrk` (1 thread, 32 connections; a `traceparent` on every request, then in a
-//! second set of rounds a `traceparent` and a `tracestate`), rounds alternating the order of the variants so that drift cancels; the median
-//! requests per second of each variant, and the median over rounds of its ratio to the server
-//! without middleware in the same round.
+//! second set of rounds a `traceparent` and a `tracestate`), rounds alternating the order of
+//! the variants so that drift cancels; the median requests per second of each variant, and the
+//! median over rounds of its ratio to the server without middleware in the same round.
 //!
 //! `cargo bench -p tracewire-http --bench loopback` (needs `wrk`: `apt-get install wrk`).
 //! `LOOPBACK_ROUNDS` (default 6) and `LOOPBACK_SECONDS` (default 3) set the length. Sampled

@@ -34,9 +34,6 @@ pin_project! {
     impl<B> PinnedDrop for ResponseBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if !matches!(this.state, State::Sampled(_) | State::SampledReady(_)) {
-                return;
-            }
             if let State::Sampled(span) | State::SampledReady(span) =
                 std::mem::replace(this.state, State::Done)
             {
