@@ -56,10 +56,12 @@ impl std::io::Write for LogWriter {
 }
 
 impl Telemetry {
-    /// Installs the subscriber for the current thread.
+    /// Installs the subscriber for the current thread, with a provider built as the docs
+    /// say: spans made by the layers get the ids their sampling decision was made on.
     pub fn install() -> Self {
         Self::install_with(|exporter| {
             SdkTracerProvider::builder()
+                .with_id_generator(tracewire_core::provider::CallIdGenerator::new())
                 .with_simple_exporter(exporter)
                 .build()
         })

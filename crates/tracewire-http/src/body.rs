@@ -8,7 +8,9 @@ use http_body::{Body, Frame, SizeHint};
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
 
-use crate::span::SampledSpan;
+use tracewire_core::SampledSpan;
+
+use crate::record::{BODY_DROPPED, record_failure};
 
 pub(crate) enum State {
     /// The span ends when the body does, and is current while the body is produced.
@@ -23,12 +25,16 @@ pub(crate) enum State {
 
 pin_project! {
     /// The response body of the server and client layers: the request's span ends when the
-    /// body has been sent or read completely (or fails), or when it is dropped early, which is
-    /// recorded as the event `http.response.body.dropped`.
+    /// body has been sent or read completely, or fails (an error: `error.type` from the
+    /// error's type), or when it is dropped early, which is recorded as the event
+    /// `http.response.body.dropped`. On a server span an early drop is an error too (the
+    /// response could not be sent completely: `error.type` is `body_dropped`); on a client
+    /// span it is the caller's choice not to read on.
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
         state: State,
+        server: bool,
     }
 
     impl<B> PinnedDrop for ResponseBody<B> {
@@ -39,7 +45,10 @@ pin_project! {
             {
                 // A body that was never polled to its end: a client that went away, or a
                 // server that stopped sending.
-                span.record_dropped();
+                span.add_event("http.response.body.dropped");
+                if *this.server {
+                    span.set_error_type(BODY_DROPPED);
+                }
                 span.end();
             }
         }
@@ -47,7 +56,8 @@ pin_project! {
 }
 
 impl<B: Body> ResponseBody<B> {
-    pub(crate) fn new(inner: B, state: State) -> Self {
+    /// Wraps a server's (`server`) or a client's response body.
+    pub(crate) fn new(inner: B, state: State, server: bool) -> Self {
         let state = match state {
             // An empty body may never be polled: it is complete already.
             State::Sampled(span) | State::SampledReady(span) if inner.is_end_stream() => {
@@ -63,14 +73,18 @@ impl<B: Body> ResponseBody<B> {
             }
             state => state,
         };
-        Self { inner, state }
+        Self {
+            inner,
+            state,
+            server,
+        }
     }
 }
 
 impl<B> Body for ResponseBody<B>
 where
     B: Body,
-    B::Error: fmt::Display,
+    B::Error: fmt::Display + 'static,
 {
     type Data = B::Data;
     type Error = B::Error;
@@ -96,7 +110,7 @@ where
             Poll::Ready(None) => true,
             Poll::Ready(Some(Err(error))) => {
                 if let State::Sampled(span) | State::SampledReady(span) = &this.state {
-                    span.record_error("body", error);
+                    record_failure(span, error);
                 }
                 true
             }

@@ -4,43 +4,7 @@ use std::fmt;
 
 use http::Request;
 
-/// Decides whether a request is traced. A filtered request gets no span, but its incoming
-/// context still flows to the calls its handler makes.
-///
-/// Any `Fn(&Request<B>) -> bool` is a filter (`true`: trace it).
-///
-/// ```
-/// use http::Request;
-/// use tracewire_http::server::HttpServerLayer;
-///
-/// let layer = HttpServerLayer::new()
-///     .filter(|request: &Request<axum::body::Body>| request.uri().path() != "/metrics");
-/// # let _ = layer;
-/// ```
-pub trait Filter<B> {
-    /// Whether `request` is traced.
-    fn trace(&self, request: &Request<B>) -> bool;
-}
-
-impl<B, F> Filter<B> for F
-where
-    F: Fn(&Request<B>) -> bool,
-{
-    fn trace(&self, request: &Request<B>) -> bool {
-        self(request)
-    }
-}
-
-/// Traces everything (the default).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TraceAll;
-
-impl<B> Filter<B> for TraceAll {
-    #[inline]
-    fn trace(&self, _: &Request<B>) -> bool {
-        true
-    }
-}
+pub use tracewire_core::filter::{Filter, TraceAll};
 
 /// Skips health and metrics endpoints: `/health`, `/healthz`, `/livez`, `/readyz`, `/ready`,
 /// `/live`, `/ping`, `/metrics` (and the same under `/health/`), plus any paths you add.

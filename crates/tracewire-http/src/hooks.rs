@@ -1,66 +1,14 @@
 //! Hooks that customise the spans, in the style of tower-http's `trace` module: traits with a
 //! default implementation, a blanket implementation for closures, and `()` as the no-op.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use http::{Request, Response};
-use opentelemetry::KeyValue;
-use opentelemetry::trace::TraceContextExt;
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::server::RequestInfo;
 
-/// The span of a sampled request, as the hooks see it: a `tracing` span bridged to
-/// OpenTelemetry (the default), or an OpenTelemetry span made directly with a tracer (see
-/// [`HttpServerLayer::tracer_provider`](crate::server::HttpServerLayer::tracer_provider)).
-/// The same calls work for both.
-#[derive(Debug)]
-pub struct RequestSpan<'a>(SpanRef<'a>);
-
-#[derive(Debug)]
-enum SpanRef<'a> {
-    Tracing(&'a Span),
-    Otel(&'a opentelemetry::Context),
-}
-
-impl<'a> RequestSpan<'a> {
-    pub(crate) fn tracing(span: &'a Span) -> Self {
-        Self(SpanRef::Tracing(span))
-    }
-
-    pub(crate) fn otel(cx: &'a opentelemetry::Context) -> Self {
-        Self(SpanRef::Otel(cx))
-    }
-
-    /// Sets an attribute (`user.id`, say).
-    pub fn set_attribute(&self, attribute: KeyValue) {
-        match &self.0 {
-            SpanRef::Tracing(span) => span.set_attribute(attribute.key, attribute.value),
-            SpanRef::Otel(cx) => cx.span().set_attribute(attribute),
-        }
-    }
-
-    /// Renames the span.
-    pub fn set_name(&self, name: impl Into<Cow<'static, str>>) {
-        let name = name.into();
-        match &self.0 {
-            SpanRef::Tracing(span) => {
-                span.record("otel.name", name.as_ref());
-            }
-            SpanRef::Otel(cx) => cx.span().update_name(name),
-        }
-    }
-
-    /// The `tracing` span, in the default (bridged) mode.
-    pub fn tracing_span(&self) -> Option<&'a Span> {
-        match self.0 {
-            SpanRef::Tracing(span) => Some(span),
-            SpanRef::Otel(_) => None,
-        }
-    }
-}
+pub use tracewire_core::RequestSpan;
 
 /// Creates the `tracing` span of a sampled request. Runs once per sampled request, before the
 /// inner service is called; unsampled and filtered requests get no span, and neither do

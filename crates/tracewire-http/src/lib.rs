@@ -34,6 +34,7 @@
 //! | Name | Description | Default? |
 //! |---|---|---|
 //! | `axum` | span names from axum's `MatchedPath` (`GET /users/{id}`), `client.address` from `ConnectInfo` | no |
+//! | `hyper-util` | `error.type` of hyper-util's client errors (`connect`, `timeout`) from the error's own predicates | no |
 //! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids | no |
 //! | `events` | a `tracing-subscriber` layer that records log events on spans made directly with a tracer (the server layer's direct mode) | no |
 //!
@@ -48,29 +49,17 @@
 
 mod body;
 pub mod client;
-#[cfg(feature = "events")]
-pub mod events;
+mod error;
 pub mod filter;
-#[cfg(feature = "fmt")]
-pub mod fmt;
 pub mod hooks;
-mod inbound;
 mod options;
-mod sampling;
+mod record;
 pub mod semconv;
 pub mod server;
-mod span;
 
-/// Building blocks shared with tracewire's other layer crates (the gRPC layers). Not a public
-/// API: it changes in any release.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::client::port;
-    pub use crate::inbound::{Head, Incoming, child_of};
-    pub use crate::options::SpanOptions;
-    pub use crate::sampling::{Decider, Decision};
-    pub use crate::server::layer::{PropagatorChoice, Spans};
-    pub use crate::server::names::RouteNames as Interner;
-    pub use crate::span::SampledSpan;
-    pub use {opentelemetry, opentelemetry_sdk, tracewire_propagation};
-}
+/// Log events as span events, for spans made directly with a tracer (feature `events`).
+#[cfg(feature = "events")]
+pub use tracewire_core::events;
+/// Log lines that carry trace and span ids (feature `fmt`).
+#[cfg(feature = "fmt")]
+pub use tracewire_core::fmt;

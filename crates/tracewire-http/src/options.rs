@@ -1,49 +1,8 @@
-//! The options the server and client layers share: how spans are made, how context is read
-//! or written, how sampling is decided, which query values are redacted.
+//! The builder methods both HTTP layers share, for a layer with `fn options_mut(&mut self) ->
+//! &mut tracewire_core::SpanOptions` and `fn config_mut(&mut self)` whose config has
+//! `sensitive_query_keys`. What they set is [`tracewire_core::SpanOptions`].
 
-use opentelemetry_sdk::trace::Sampler;
-use tracewire_propagation::Propagator;
-
-use crate::sampling::Decider;
-use crate::server::{PropagatorChoice, Spans};
-
-/// The shared part of a layer's configuration.
-#[derive(Clone, Debug)]
-pub struct SpanOptions {
-    /// How sampled calls get their span.
-    pub spans: Spans,
-    /// What reads and writes the context.
-    pub propagator: PropagatorChoice,
-    /// What decides sampling, before any span.
-    pub sampler: Decider,
-    /// Query parameters redacted beyond the built-in list.
-    pub sensitive_query_keys: Vec<String>,
-}
-
-impl Default for SpanOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SpanOptions {
-    /// Bridged spans, W3C trace context and baggage, `ParentBased(AlwaysOn)`.
-    pub fn new() -> Self {
-        Self {
-            spans: Spans::Tracing,
-            propagator: PropagatorChoice::Ours(Propagator::new()),
-            sampler: Decider::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
-            sensitive_query_keys: Vec::new(),
-        }
-    }
-}
-
-/// The builder methods for [`SpanOptions`], for a layer with `fn options_mut(&mut self) ->
-/// &mut SpanOptions`; `$path` (`"tracewire_http::server"`) and `$layer` name the layer in the
-/// examples. Used by tracewire's other layer crates too: not a public API.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __span_options {
+macro_rules! span_options {
     ($path:literal, $layer:ident) => {
         #[doc = concat!(
             "Reads and writes the context with `propagator` (default: W3C trace context and baggage).\n\n",
@@ -52,20 +11,20 @@ macro_rules! __span_options {
             "let layer = ", stringify!($layer), "::new()\n",
             "    .propagator(Propagator::from_formats([Format::TraceContext, Format::Baggage, Format::B3]));\n```"
         )]
-        pub fn propagator(mut self, propagator: $crate::__private::tracewire_propagation::Propagator) -> Self {
-            self.options_mut().propagator = $crate::__private::PropagatorChoice::Ours(propagator);
+        pub fn propagator(mut self, propagator: ::tracewire_propagation::Propagator) -> Self {
+            self.options_mut().set_propagator(propagator);
             self
         }
 
         #[doc = concat!(
             "Uses the global opentelemetry propagator instead, as installed by ",
             "`opentelemetry::global::set_text_map_propagator`: an explicit choice. (Withholding ",
-            "baggage per destination applies only to this crate's propagators.)\n\n",
+            "baggage per destination applies only to tracewire's propagators.)\n\n",
             "```\nuse ", $path, "::", stringify!($layer), ";\n\n",
             "let layer = ", stringify!($layer), "::new().global_propagator();\n```"
         )]
         pub fn global_propagator(mut self) -> Self {
-            self.options_mut().propagator = $crate::__private::PropagatorChoice::Global;
+            self.options_mut().set_global_propagator();
             self
         }
 
@@ -73,23 +32,25 @@ macro_rules! __span_options {
             "Makes the spans of sampled requests directly with `provider`'s tracer instead of as ",
             "bridged `tracing` spans: the cheaper path, measured in the benchmarks.\n\n",
             "What changes: the span is an OpenTelemetry span of its own (no `tracing` span). The ",
-            "request's context is current while the handler runs, so `tracing` spans made inside it ",
-            "become its children (`tracing-opentelemetry` parents new spans on the current context), ",
-            "log lines carry its ids with `tracewire_http::fmt::TraceIdFormat` (feature `fmt`), and ",
-            "log events become span events with `tracewire_http::events::SpanEventsLayer` (feature ",
-            "`events`). Use the provider that `tracing-opentelemetry` exports with.\n\n",
+            "request's context is current while the inner service runs, so `tracing` spans made ",
+            "inside it become its children, log lines carry its ids with ",
+            "`tracewire_core::fmt::TraceIdFormat` (feature `fmt`), and log events become span ",
+            "events with `tracewire_core::events::SpanEventsLayer` (feature `events`). Build the ",
+            "provider with `tracewire_core::provider::CallIdGenerator` so the span gets the ids its ",
+            "sampling decision was made on.\n\n",
             "```\nuse opentelemetry_sdk::trace::SdkTracerProvider;\n",
+            "use tracewire_core::provider::CallIdGenerator;\n",
             "use ", $path, "::", stringify!($layer), ";\n\n",
-            "let provider = SdkTracerProvider::builder().build(); // with your exporter\n",
+            "let provider = SdkTracerProvider::builder().with_id_generator(CallIdGenerator::new()).build();\n",
             "let layer = ", stringify!($layer), "::new().tracer_provider(&provider);\n```"
         )]
         pub fn tracer_provider<P>(mut self, provider: &P) -> Self
         where
-            P: $crate::__private::opentelemetry::trace::TracerProvider,
+            P: ::opentelemetry::trace::TracerProvider,
             P::Tracer: Send + Sync + 'static,
-            <P::Tracer as $crate::__private::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+            <P::Tracer as ::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
         {
-            self.options_mut().spans = $crate::__private::Spans::direct(
+            self.options_mut().set_tracer_provider(
                 provider,
                 env!("CARGO_PKG_NAME"),
                 env!("CARGO_PKG_VERSION"),
@@ -100,23 +61,20 @@ macro_rules! __span_options {
         #[doc = concat!(
             "Decides which requests are sampled, before any span is created (default ",
             "`ParentBased(AlwaysOn)`: a caller's or parent's decision is followed). Any ",
-            "`opentelemetry_sdk` sampler works; the SDK's own (`AlwaysOn`, `AlwaysOff`, ",
-            "`ParentBased`, `TraceIdRatioBased`) decide without building the request's ",
-            "attributes, and `ParentBased` decides from the parent's flag alone.\n\n",
+            "`opentelemetry_sdk` sampler works; the SDK's own decide without building the ",
+            "request's attributes. The span gets the trace id the decision was made on when the ",
+            "tracer provider has `tracewire_core::provider::CallIdGenerator`, and keeps the ",
+            "decision when its sampler is a `tracewire_core::provider::LayerSampler`.\n\n",
             "```\nuse opentelemetry_sdk::trace::Sampler;\n",
             "use ", $path, "::", stringify!($layer), ";\n\n",
             "// 10 % of new traces; parents' decisions are followed.\n",
             "let layer = ", stringify!($layer), "::new()\n",
             "    .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))));\n```"
         )]
-        pub fn sampler(mut self, sampler: impl $crate::__private::opentelemetry_sdk::trace::ShouldSample + 'static) -> Self {
-            self.options_mut().sampler = $crate::__private::Decider::new(sampler);
+        pub fn sampler(mut self, sampler: impl ::opentelemetry_sdk::trace::ShouldSample + 'static) -> Self {
+            self.options_mut().set_sampler(sampler);
             self
         }
-
-    };
-    (http $path:literal, $layer:ident) => {
-        $crate::__span_options!($path, $layer);
 
         #[doc = concat!(
             "Query parameters whose values are redacted (in `url.query` or `url.full`), beyond the ",
@@ -130,8 +88,10 @@ macro_rules! __span_options {
             I: IntoIterator<Item = S>,
             S: Into<String>,
         {
-            self.options_mut().sensitive_query_keys = keys.into_iter().map(Into::into).collect();
+            self.config_mut().sensitive_query_keys = keys.into_iter().map(Into::into).collect();
             self
         }
     };
 }
+
+pub(crate) use span_options;

@@ -146,23 +146,10 @@ pub fn redact_query<'a>(query: &'a str, extra_keys: &[String]) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
-/// Splits a `Host` header or authority into address and port (IPv6 literals keep their
-/// brackets off).
+/// Splits a `Host` header or authority into address and port (IPv6 literals lose their
+/// brackets); see [`tracewire_core::addr::host_and_port`].
 pub fn host_and_port(host: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = host.strip_prefix('[') {
-        if let Some((addr, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (addr, port);
-        }
-        return (host, None);
-    }
-    match host.rsplit_once(':') {
-        Some((addr, port)) if !addr.contains(':') => match port.parse() {
-            Ok(port) => (addr, Some(port)),
-            Err(_) => (host, None),
-        },
-        _ => (host, None),
-    }
+    tracewire_core::addr::host_and_port(host)
 }
 
 #[cfg(test)]

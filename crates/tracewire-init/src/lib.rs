@@ -276,11 +276,11 @@ impl Setup {
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(tracing_opentelemetry::layer().with_tracer(tracer))
-            .with(tracewire_http::events::SpanEventsLayer::new())
+            .with(tracewire_core::events::SpanEventsLayer::new())
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(ansi)
-                    .event_format(tracewire_http::fmt::TraceIdFormat::new(
+                    .event_format(tracewire_core::fmt::TraceIdFormat::new(
                         tracing_subscriber::fmt::format(),
                     )),
             );
@@ -462,9 +462,15 @@ impl Built {
                 .build(),
             None => self.resource.clone(),
         };
+        // The layers decide sampling before their spans exist and the spans get the ids the
+        // decision was made on: the provider takes both from them, and decides only the
+        // other spans (a handler's own) with the sampler.
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource)
-            .with_sampler(self.sampler.box_clone());
+            .with_id_generator(tracewire_core::provider::CallIdGenerator::new())
+            .with_sampler(tracewire_core::provider::LayerSampler::from_boxed(
+                self.sampler.box_clone(),
+            ));
         for exporter in &self.exporters {
             builder = match exporter {
                 // The tree needs spans as they end.

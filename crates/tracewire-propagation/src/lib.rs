@@ -84,5 +84,5 @@ pub mod tracestate;
 
 pub use propagator::{
     BAGGAGE, Extracted, Format, Propagator, PropagatorError, TRACEPARENT, TRACESTATE, baggage_of,
-    extract_traceparent, trace_state_of,
+    extract_traceparent, is_random_trace, mark_random_trace_id, trace_state_of,
 };

@@ -340,6 +340,37 @@ impl Extracted {
     }
 }
 
+/// Marks `trace_id` as drawn uniformly at random in a context derived from `cx`: the spans of
+/// that trace made under it (and their children) are written with the Level 2
+/// `random-trace-id` flag, which the OpenTelemetry SDK does not keep on the spans it makes.
+/// The layers mark the traces they start; nothing else needs to.
+///
+/// ```
+/// use http::HeaderMap;
+/// use opentelemetry::Context;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+/// use tracewire_propagation::{Propagator, mark_random_trace_id};
+///
+/// let trace_id = TraceId::from_bytes([7; 16]);
+/// let sdk_span = SpanContext::new(trace_id, SpanId::from_bytes([1; 8]), TraceFlags::SAMPLED, false, TraceState::NONE);
+/// let cx = mark_random_trace_id(&Context::new(), trace_id).with_remote_span_context(sdk_span);
+/// let mut headers = HeaderMap::new();
+/// Propagator::new().inject_context(&cx, &mut headers);
+/// assert!(headers["traceparent"].to_str().unwrap().ends_with("-03"));
+/// ```
+pub fn mark_random_trace_id(cx: &Context, trace_id: TraceId) -> Context {
+    cx.with_value(RandomTrace(trace_id))
+}
+
+/// Whether `trace_id` was marked random in `cx` ([`mark_random_trace_id`]).
+pub fn is_random_trace(cx: &Context, trace_id: TraceId) -> bool {
+    cx.get::<RandomTrace>().is_some_and(|r| r.0 == trace_id)
+}
+
+/// A trace id drawn at random by the layer that started the trace.
+#[derive(Clone, Copy, Debug)]
+struct RandomTrace(TraceId);
+
 /// The complete `tracestate` to send for the span in `cx`: what was received, unless the
 /// span's state was changed through opentelemetry since.
 pub fn trace_state_of(cx: &Context) -> Cow<'_, TraceState> {
@@ -803,7 +834,16 @@ impl Propagator {
     ) {
         let span = cx.span();
         let sc = span.span_context();
-        let parent = child.or_else(|| TraceParent::from_span_context(sc));
+        let parent = child.or_else(|| {
+            TraceParent::from_span_context(sc).map(|p| {
+                // A span of a trace whose id we drew (the SDK keeps only the sampled flag).
+                if !p.is_random() && is_random_trace(cx, p.trace_id()) {
+                    p.with_random(true)
+                } else {
+                    p
+                }
+            })
+        });
         let carried = cx.get::<Carried>();
         let (debug, deny) = match carried {
             Some(c) if self.inner.needs_marks => (

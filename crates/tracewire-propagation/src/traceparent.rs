@@ -236,6 +236,23 @@ impl TraceParent {
         }
     }
 
+    /// A copy with the Level 2 `random-trace-id` flag set or cleared: set it only when the
+    /// trace id's right-most 7 bytes are uniformly random (ids this crate draws are).
+    ///
+    /// ```
+    /// use tracewire_propagation::traceparent::TraceParent;
+    ///
+    /// let root = TraceParent::new_root(true).with_random(false);
+    /// assert!(!root.is_random() && root.with_random(true).is_random());
+    /// ```
+    #[must_use]
+    pub fn with_random(self, random: bool) -> Self {
+        Self {
+            flags: (self.flags & !FLAG_RANDOM) | if random { FLAG_RANDOM } else { 0 },
+            ..self
+        }
+    }
+
     /// The version-`00` encoding, as bytes.
     pub fn encode(&self) -> [u8; LEN] {
         let mut out = [b'-'; LEN];

@@ -127,9 +127,10 @@ impl Middleware for TracingMiddleware {
                 Ok(wrap_body(response, span))
             }
             Err(error) => {
+                let exception_type = std::any::type_name::<reqwest_middleware::Error>();
                 match error_type(&error) {
-                    Some(kind) => span.fail(&error, kind),
-                    None => span.fail(&error, std::any::type_name::<reqwest_middleware::Error>()),
+                    Some(kind) => span.fail_with(&error, kind, exception_type),
+                    None => span.fail(&error),
                 }
                 Err(error)
             }

@@ -10,7 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
 use tonic::Code;
-use tracewire_http::__private::SampledSpan;
+use tracewire_core::SampledSpan;
 
 use crate::call::{Call, Messages};
 use crate::semconv;
@@ -85,7 +85,7 @@ impl<B> ResponseBody<B> {
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,
-    B::Error: fmt::Display + fmt::Debug,
+    B::Error: fmt::Display + fmt::Debug + 'static,
 {
     type Data = Bytes;
     type Error = B::Error;

@@ -6,12 +6,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, TraceState, Tracer};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::{KeyValue, Value};
 use tonic::Code;
-use tracewire_http::__private::{Decision, SampledSpan, Spans};
-use tracewire_propagation::traceparent::TraceParent;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracewire_core::{CallFacts, SampledSpan};
 
 use crate::config::Config;
 use crate::semconv::{self, RpcConventions, RpcMethod, Side};
@@ -121,51 +118,33 @@ impl CallInfo<'_> {
             Side::Client => span!("tracewire::grpc::client", "gRPC client call", "client"),
         }
     }
+}
 
-    /// Makes the span of a sampled call under `parent_cx`; `None` when the subscriber
-    /// filtered a bridged span out (the caller's context must still flow on).
-    pub(crate) fn make_span(
-        &self,
-        config: &Config,
-        side: Side,
-        parent_cx: &Context,
-        decision: Decision,
-        link: Option<TraceParent>,
-    ) -> Option<SampledSpan> {
-        match &config.options.spans {
-            Spans::Tracing => {
-                let span = self.tracing_span(side, config.conventions);
-                let _ = span.set_parent(parent_cx.clone());
-                if !span.context().span().span_context().is_valid() {
-                    return None;
-                }
-                if let Some(link) = link {
-                    span.add_link(link.to_span_context(TraceState::NONE));
-                }
-                for kv in decision.attributes {
-                    span.set_attribute(kv.key, kv.value);
-                }
-                Some(SampledSpan::Tracing(span))
-            }
-            Spans::Direct(tracer) => {
-                let mut attributes = self.attributes(config);
-                attributes.extend(decision.attributes);
-                let mut builder = tracer
-                    .span_builder(self.name(config))
-                    .with_kind(match side {
-                        Side::Server => SpanKind::Server,
-                        Side::Client => SpanKind::Client,
-                    })
-                    .with_attributes(attributes);
-                if let Some(link) = link {
-                    builder = builder.with_links(vec![Link::with_context(
-                        link.to_span_context(TraceState::NONE),
-                    )]);
-                }
-                let span = tracer.build_with_context(builder, parent_cx);
-                Some(SampledSpan::Direct(parent_cx.with_span(span)))
-            }
-        }
+/// What the core asks of a call, made only when the sampler needs it or the call is sampled.
+pub(crate) struct GrpcFacts<'a> {
+    pub(crate) info: CallInfo<'a>,
+    pub(crate) config: &'a Config,
+    pub(crate) side: Side,
+}
+
+impl CallFacts for GrpcFacts<'_> {
+    fn sampling_name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.info.method.span_name())
+    }
+
+    fn sampling_attributes(&self) -> Vec<KeyValue> {
+        self.info.attributes(self.config)
+    }
+
+    fn tracing_span(&mut self) -> tracing::Span {
+        self.info.tracing_span(self.side, self.config.conventions)
+    }
+
+    fn direct_span(&mut self) -> (Cow<'static, str>, Vec<KeyValue>) {
+        (
+            self.info.name(self.config),
+            self.info.attributes(self.config),
+        )
     }
 }
 
@@ -198,36 +177,17 @@ impl Call {
     /// an error on this side `error.type` and the error status with the status message.
     fn record_code(&self, code: Code, message: Option<&str>) {
         let name = semconv::code_name(code);
-        let error = semconv::is_error(code, self.side);
-        match &self.span {
-            SampledSpan::Tracing(span) => {
-                if self.conventions.current() {
-                    span.record(semconv::RPC_RESPONSE_STATUS_CODE, name);
-                }
-                if self.conventions.old() {
-                    span.record(semconv::RPC_GRPC_STATUS_CODE, code as i64);
-                }
-                if error {
-                    span.record(semconv::ERROR_TYPE, name);
-                    span.record("otel.status_code", "error");
-                    if let Some(message) = message {
-                        span.record("otel.status_description", message);
-                    }
-                }
-            }
-            SampledSpan::Direct(cx) => {
-                let span = cx.span();
-                if self.conventions.current() {
-                    span.set_attribute(KeyValue::new(semconv::RPC_RESPONSE_STATUS_CODE, name));
-                }
-                if self.conventions.old() {
-                    span.set_attribute(KeyValue::new(semconv::RPC_GRPC_STATUS_CODE, code as i64));
-                }
-                if error {
-                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, name));
-                    span.set_status(Status::error(message.unwrap_or_default().to_owned()));
-                }
-            }
+        if self.conventions.current() {
+            self.span
+                .set_static(semconv::RPC_RESPONSE_STATUS_CODE, name);
+        }
+        if self.conventions.old() {
+            self.span
+                .set_i64(semconv::RPC_GRPC_STATUS_CODE, code as i64);
+        }
+        if semconv::is_error(code, self.side) {
+            self.span.set_static(semconv::ERROR_TYPE, name);
+            self.span.set_error_status(message);
         }
     }
 
@@ -255,10 +215,10 @@ impl Call {
     /// Ends the span of a call that failed with an error rather than a status (a transport
     /// error, a failed body): the status the application will see, an error status, and an
     /// `exception` event.
-    pub(crate) fn fail<E: fmt::Display + fmt::Debug>(self, error: &E) {
+    pub(crate) fn fail<E: fmt::Display + 'static>(self, error: &E) {
         let code = semconv::code_of_error(error);
         self.record_code(code, None);
-        self.span.set_error_status();
+        self.span.set_error_status(None);
         self.span.add_event_with(
             "exception",
             vec![
@@ -373,7 +333,7 @@ mod tests {
         // Three messages: 3 bytes, empty, 2 bytes compressed.
         let mut wire = vec![0, 0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 0, 0];
         wire.extend([1, 0, 0, 0, 2, b'x', b'y']);
-        let span = SampledSpan::Direct(Context::new());
+        let span = SampledSpan::Direct(opentelemetry::Context::new());
         for split in 0..wire.len() {
             for split2 in split..wire.len() {
                 let mut m = Messages::received();

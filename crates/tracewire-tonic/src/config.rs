@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use tracewire_http::__private::{Interner, PropagatorChoice, SpanOptions};
-use tracewire_http::server::TrustPolicy;
+use tracewire_core::intern::Interner;
+use tracewire_core::{SpanOptions, TrustPolicy};
 
 use crate::semconv::RpcConventions;
 
@@ -42,34 +42,5 @@ impl Config {
     /// Whether a call to `path` gets a span, before the user's filter.
     pub(crate) fn traces_path(&self, path: &str) -> bool {
         self.trace_builtin || !crate::semconv::is_builtin(path)
-    }
-
-    /// Writes the context of `own`, our span id under `cx` (an unsampled call), into
-    /// `headers`: without building a `Context` for it when the propagator is ours.
-    pub(crate) fn inject_child(
-        &self,
-        cx: opentelemetry::Context,
-        own: tracewire_propagation::traceparent::TraceParent,
-        headers: &mut http::HeaderMap,
-    ) {
-        match &self.options.propagator {
-            PropagatorChoice::Ours(p) => p.inject_child_with(&cx, own, headers, self.send_baggage),
-            PropagatorChoice::Global => {
-                self.inject(&tracewire_http::__private::child_of(cx, own), headers);
-            }
-        }
-    }
-
-    /// Writes `cx` into `headers` with the layer's propagator.
-    pub(crate) fn inject(&self, cx: &opentelemetry::Context, headers: &mut http::HeaderMap) {
-        match &self.options.propagator {
-            PropagatorChoice::Ours(p) => p.inject_context_with(cx, headers, self.send_baggage),
-            PropagatorChoice::Global => opentelemetry::global::get_text_map_propagator(|p| {
-                p.inject_context(
-                    cx,
-                    &mut tracewire_propagation::carrier::HeaderInjector(headers),
-                );
-            }),
-        }
     }
 }

@@ -6,7 +6,7 @@ use opentelemetry::Context;
 use opentelemetry::propagation::Injector;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
-use tracewire_http::__private::PropagatorChoice;
+use tracewire_core::PropagatorChoice;
 use tracewire_propagation::Propagator;
 
 /// Writes the current context into every call's metadata: the lightest way to continue a

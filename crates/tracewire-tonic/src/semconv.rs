@@ -1,8 +1,6 @@
 //! The RPC semantic conventions: which generation of attribute names, method names, status
 //! codes and their error mapping.
 
-use std::fmt;
-
 use http::HeaderMap;
 use tonic::Code;
 
@@ -245,36 +243,71 @@ pub(crate) fn code_from_http(status: http::StatusCode) -> Code {
     }
 }
 
-/// The status an application sees for a transport or body error, as tonic maps it: a
-/// timeout is `CANCELLED`, a failed connection `UNAVAILABLE`, a reset stream `CANCELLED`,
-/// anything else `UNKNOWN`.
-pub(crate) fn code_of_error(error: &dyn fmt::Debug) -> Code {
-    let text = format!("{error:?}").to_ascii_lowercase();
-    if text.contains("connect") {
-        Code::Unavailable
-    } else if text.contains("timeout") || text.contains("timed out") || text.contains("cancel") {
-        Code::Cancelled
-    } else {
-        Code::Unknown
+/// The status an application sees for a transport or body error, as tonic maps it, decided
+/// by the error's types down its source chain: a `Status` gives its code, tonic's
+/// `TimeoutExpired` (and any timeout) is `CANCELLED`, tonic's `ConnectError` (and a refused or
+/// unreachable connection) `UNAVAILABLE`, anything else `UNKNOWN`.
+pub(crate) fn code_of_error<E: 'static>(error: &E) -> Code {
+    use std::error::Error;
+    use tracewire_core::error::{ErrorKind, as_error, kind_of};
+
+    let any = error as &dyn std::any::Any;
+    if let Some(status) = any.downcast_ref::<tonic::Status>() {
+        return status.code();
+    }
+    let Some(error) = as_error(error).or_else(|| transport_error(any)) else {
+        return Code::Unknown;
+    };
+    let mut next: Option<&(dyn Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(status) = e.downcast_ref::<tonic::Status>() {
+            return status.code();
+        }
+        if e.is::<tonic::TimeoutExpired>() {
+            return Code::Cancelled;
+        }
+        if e.is::<tonic::ConnectError>() {
+            return Code::Unavailable;
+        }
+        next = e.source();
+    }
+    match kind_of(error, |_| None) {
+        Some(ErrorKind::Timeout) => Code::Cancelled,
+        Some(ErrorKind::Connect) => Code::Unavailable,
+        _ => Code::Unknown,
     }
 }
 
-/// `grpc-timeout` as a duration (`100m`, `5S`, `1H`).
+#[cfg(feature = "transport")]
+fn transport_error(any: &dyn std::any::Any) -> Option<&(dyn std::error::Error + 'static)> {
+    any.downcast_ref::<tonic::transport::Error>()
+        .map(|e| e as &(dyn std::error::Error + 'static))
+}
+
+#[cfg(not(feature = "transport"))]
+fn transport_error(_: &dyn std::any::Any) -> Option<&(dyn std::error::Error + 'static)> {
+    None
+}
+
+/// `grpc-timeout` as a duration: 1 to 8 ASCII digits and a unit (`100m`, `5S`, `1H`), as the
+/// gRPC wire format writes it; anything else is no deadline.
 pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<std::time::Duration> {
     use std::time::Duration;
-    let value = headers.get("grpc-timeout")?.to_str().ok()?;
-    if value.len() < 2 || value.len() > 9 {
+    let value = headers.get("grpc-timeout")?.as_bytes();
+    let (unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let (digits, unit) = value.split_at(value.len() - 1);
-    let n: u64 = digits.parse().ok()?;
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     Some(match unit {
-        "H" => Duration::from_secs(n.saturating_mul(3600)),
-        "M" => Duration::from_secs(n.saturating_mul(60)),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
         _ => return None,
     })
 }
@@ -366,6 +399,25 @@ mod tests {
     }
 
     #[test]
+    fn errors_map_by_type() {
+        let refused: tower::BoxError = Box::new(tonic::ConnectError(Box::new(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        )));
+        assert_eq!(code_of_error(&refused), Code::Unavailable);
+        let expired: tower::BoxError = Box::new(tonic::TimeoutExpired(()));
+        assert_eq!(code_of_error(&expired), Code::Cancelled);
+        let elapsed: tower::BoxError = Box::new(tower::timeout::error::Elapsed::new());
+        assert_eq!(code_of_error(&elapsed), Code::Cancelled);
+        assert_eq!(
+            code_of_error(&tonic::Status::permission_denied("no")),
+            Code::PermissionDenied
+        );
+        // Words in the message decide nothing.
+        let worded: tower::BoxError = "connect timeout, cancelled".into();
+        assert_eq!(code_of_error(&worded), Code::Unknown);
+    }
+
+    #[test]
     fn timeouts_and_env() {
         let mut h = HeaderMap::new();
         h.insert("grpc-timeout", "250m".parse().unwrap());
@@ -379,6 +431,19 @@ mod tests {
         assert_eq!(grpc_timeout(&h), None);
         h.insert("grpc-timeout", "5x".parse().unwrap());
         assert_eq!(grpc_timeout(&h), None);
+        // The grammar: 1 to 8 ASCII digits and a unit; no sign, no spaces, no empty digits.
+        for bad in ["+5S", "-5S", " 5S", "S", "123456789m", "5 S", "٣S"] {
+            h.insert(
+                "grpc-timeout",
+                http::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            );
+            assert_eq!(grpc_timeout(&h), None, "{bad}");
+        }
+        h.insert("grpc-timeout", "99999999H".parse().unwrap());
+        assert_eq!(
+            grpc_timeout(&h),
+            Some(std::time::Duration::from_secs(99_999_999 * 3600))
+        );
         assert_eq!(RpcConventions::parse("rpc"), RpcConventions::Current);
         assert_eq!(
             RpcConventions::parse("rpc/old,rpc/dup"),

@@ -59,8 +59,9 @@
 //! |---|---|---|
 //! | `http` | the HTTP server and client layers, as `tracewire::http` | no |
 //! | `axum` | span names from axum's `MatchedPath`, `client.address` from `ConnectInfo` (implies `http`) | no |
-//! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids (implies `http`) | no |
-//! | `events` | a `tracing-subscriber` layer recording log events on directly made spans (implies `http`) | no |
+//! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids, as `tracewire::fmt` (also `tracewire::http::fmt` with `http`) | no |
+//! | `events` | a `tracing-subscriber` layer recording log events on directly made spans, as `tracewire::events` (also `tracewire::http::events` with `http`) | no |
+//! | `hyper-util` | `error.type` of hyper-util's client errors from their own predicates (implies `http`) | no |
 //! | `reqwest` | the reqwest-middleware integration, as `tracewire::reqwest` (implies `http`) | no |
 //! | `tonic` | the gRPC server and client layers and the interceptor, as `tracewire::grpc`; carriers for tonic's `MetadataMap` in [`propagation`] | no |
 //! | `grpc-transport` | `network.peer.address`/`network.peer.port` on gRPC server spans, from tonic's `TcpConnectInfo` (implies `tonic`) | no |
@@ -80,6 +81,19 @@
 #[doc(inline)]
 pub use tracewire_propagation as propagation;
 
+/// The call core every layer adapts: trust, ids and the sampling decision, spans in either
+/// mode, injection, typed `error.type`, and the tracer-provider pieces that hand the SDK the
+/// layers' ids and decisions ([`core::provider`]).
+#[doc(inline)]
+pub use tracewire_core as core;
+
+#[cfg(feature = "events")]
+#[doc(inline)]
+pub use tracewire_core::events;
+#[cfg(feature = "fmt")]
+#[doc(inline)]
+pub use tracewire_core::fmt;
+
 /// HTTP tracing middleware: the server and client layers and their hooks (feature `http`).
 ///
 /// The server layer's types are re-exported here, and the rest of `tracewire-http` under the
@@ -98,10 +112,10 @@ pub mod http {
 
     #[cfg(feature = "events")]
     #[doc(inline)]
-    pub use tracewire_http::events;
+    pub use tracewire_core::events;
     #[cfg(feature = "fmt")]
     #[doc(inline)]
-    pub use tracewire_http::fmt;
+    pub use tracewire_core::fmt;
 }
 
 /// The reqwest-middleware integration (feature `reqwest`).

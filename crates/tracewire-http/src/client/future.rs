@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, State};
 use crate::hooks::OnResponse;
-use crate::span::SampledSpan;
+use tracewire_core::SampledSpan;
 
 struct Sampled<R> {
     span: SampledSpan,
@@ -60,7 +60,7 @@ impl<F, R> ResponseFuture<F, R> {
 impl<F, R, B, E> Future for ResponseFuture<F, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    E: fmt::Display,
+    E: fmt::Display + 'static,
     R: OnResponse<B>,
     B: http_body::Body,
 {
@@ -82,11 +82,12 @@ where
                     }
                     None => State::Done,
                 };
-                Ok(response.map(|body| ResponseBody::new(body, state)))
+                Ok(response.map(|body| ResponseBody::new(body, state, false)))
             }
             Err(error) => {
                 if let Some(s) = sampled {
-                    super::record_failure(s.span, &error, std::any::type_name::<E>());
+                    crate::record::record_failure(&s.span, &error);
+                    s.span.end();
                 }
                 Err(error)
             }

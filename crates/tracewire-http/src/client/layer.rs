@@ -6,7 +6,7 @@ use tower::Layer;
 
 use super::HttpClient;
 use crate::filter::TraceAll;
-use crate::options::SpanOptions;
+use tracewire_core::SpanOptions;
 
 type UriPredicate = Arc<dyn Fn(&Uri) -> bool + Send + Sync>;
 
@@ -14,6 +14,7 @@ type UriPredicate = Arc<dyn Fn(&Uri) -> bool + Send + Sync>;
 #[derive(Clone)]
 pub(crate) struct ClientConfig {
     pub(crate) options: SpanOptions,
+    pub(crate) sensitive_query_keys: Vec<String>,
     pub(crate) send_context_to: Option<UriPredicate>,
     pub(crate) send_baggage_to: Option<UriPredicate>,
 }
@@ -22,6 +23,7 @@ impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
             .field("options", &self.options)
+            .field("sensitive_query_keys", &self.sensitive_query_keys)
             .field(
                 "send_context_to",
                 &self.send_context_to.as_ref().map(|_| "predicate"),
@@ -66,6 +68,7 @@ impl HttpClientLayer {
         Self {
             config: Arc::new(ClientConfig {
                 options: SpanOptions::new(),
+                sensitive_query_keys: Vec::new(),
                 send_context_to: None,
                 send_baggage_to: None,
             }),
@@ -84,7 +87,7 @@ impl<R, F> HttpClientLayer<R, F> {
         &mut self.config_mut().options
     }
 
-    crate::__span_options!(http "tracewire_http::client", HttpClientLayer);
+    crate::options::span_options!("tracewire_http::client", HttpClientLayer);
 
     /// Sends trace context only to the destinations `predicate` accepts (default: all).
     ///

@@ -78,29 +78,15 @@ pub struct ResendCount(pub u32);
 /// Records a response on a client span: the time to first byte (event
 /// `http.response.headers`), the status (4xx and 5xx are errors) and the protocol version.
 pub(crate) fn record_response(
-    span: &crate::span::SampledSpan,
+    span: &tracewire_core::SampledSpan,
     status: http::StatusCode,
     version: http::Version,
 ) {
     span.add_event("http.response.headers");
-    span.record_status(status, true);
+    crate::record::record_status(span, status, true);
     if let Some(version) = crate::semconv::protocol_version(version) {
-        span.handle().set_attribute(opentelemetry::KeyValue::new(
-            crate::semconv::NETWORK_PROTOCOL_VERSION,
-            version,
-        ));
+        span.set_static(crate::semconv::NETWORK_PROTOCOL_VERSION, version);
     }
-}
-
-/// Records a transport error on a client span and ends it.
-pub(crate) fn record_failure(
-    span: crate::span::SampledSpan,
-    error: &dyn std::fmt::Display,
-    type_name: &'static str,
-) {
-    let error_type = transport_error_type(error, type_name);
-    span.record_error(&error_type, error);
-    span.end();
 }
 
 /// `url.full` with credentials replaced by `REDACTED:REDACTED` and sensitive query values by
@@ -128,34 +114,9 @@ pub(crate) fn redacted_url(uri: &http::Uri, extra_keys: &[String]) -> String {
     out
 }
 
-/// The port a client connects to: explicit, or the scheme's default (shared with the gRPC
-/// layers through `__private`).
-#[doc(hidden)]
-pub fn port(uri: &http::Uri) -> Option<u16> {
-    uri.port_u16().or(match uri.scheme_str() {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    })
-}
-
-/// A low-cardinality `error.type` for a transport error.
-pub(crate) fn transport_error_type(
-    error: &dyn std::fmt::Display,
-    type_name: &'static str,
-) -> String {
-    let text = error.to_string().to_ascii_lowercase();
-    if text.contains("timed out") || text.contains("timeout") || text.contains("elapsed") {
-        "timeout".to_owned()
-    } else if text.contains("connect") || text.contains("refused") || text.contains("dns") {
-        "connect".to_owned()
-    } else {
-        type_name
-            .rsplit("::")
-            .next()
-            .unwrap_or(type_name)
-            .to_owned()
-    }
+/// The port a client connects to: explicit, or the scheme's default.
+pub(crate) fn port(uri: &http::Uri) -> Option<u16> {
+    tracewire_core::addr::uri_port(uri)
 }
 
 #[cfg(test)]
@@ -175,21 +136,5 @@ mod tests {
         assert_eq!(redacted_url(&uri, &[]), "http://example.com/x");
         assert_eq!(port(&uri), Some(80));
         assert_eq!(port(&"https://e.com/".parse().unwrap()), Some(443));
-    }
-
-    #[test]
-    fn transport_errors_are_classified() {
-        assert_eq!(
-            transport_error_type(&"request timed out", "x::Elapsed"),
-            "timeout"
-        );
-        assert_eq!(
-            transport_error_type(&"client error (Connect)", "hyper_util::Error"),
-            "connect"
-        );
-        assert_eq!(
-            transport_error_type(&"boom", "my::crate::Failure"),
-            "Failure"
-        );
     }
 }

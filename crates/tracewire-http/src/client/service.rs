@@ -3,27 +3,23 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
+use std::borrow::Cow;
+
 use http::{Request, Response};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, Value};
 use tower::Service;
-use tracewire_propagation::carrier::HeaderInjector;
-use tracewire_propagation::traceparent::TraceParent;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracewire_core::{CallFacts, SampledSpan};
 
 use super::future::ResponseFuture;
 use super::layer::ClientConfig;
 use super::{ResendCount, UrlTemplate, port, redacted_url};
-
-const RESEND_COUNT: &str = "http.request.resend_count";
 use crate::filter::Filter;
 use crate::hooks::OnResponse;
-use crate::inbound::{Head, child_of};
-use crate::sampling::Decider;
 use crate::semconv;
-use crate::server::{PropagatorChoice, Spans};
-use crate::span::SampledSpan;
+
+const RESEND_COUNT: &str = "http.request.resend_count";
 
 /// The service made by [`HttpClientLayer`](super::HttpClientLayer).
 #[derive(Clone)]
@@ -79,9 +75,9 @@ impl<'a> ClientInfo<'a> {
             name,
             method: method_name,
             method_original,
-            server_address: uri.host(),
+            server_address: tracewire_core::addr::uri_host(uri),
             server_port: port(uri),
-            url_full: redacted_url(uri, &config.options.sensitive_query_keys),
+            url_full: redacted_url(uri, &config.sensitive_query_keys),
             url_template,
             resend_count,
         }
@@ -115,7 +111,7 @@ impl<'a> ClientInfo<'a> {
         attrs
     }
 
-    fn tracing_span(&self) -> tracing::Span {
+    fn bridged_span(&self) -> tracing::Span {
         tracing::info_span!(
             target: "tracewire::http::client",
             parent: None,
@@ -132,6 +128,35 @@ impl<'a> ClientInfo<'a> {
             url.template = self.url_template,
             network.protocol.version = tracing::field::Empty,
             error.type = tracing::field::Empty,
+        )
+    }
+}
+
+impl CallFacts for ClientInfo<'_> {
+    fn sampling_name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
+
+    fn sampling_attributes(&self) -> Vec<KeyValue> {
+        self.attributes()
+    }
+
+    fn tracing_span(&mut self) -> tracing::Span {
+        let span = self.bridged_span();
+        if let Some(count) = self.resend_count {
+            tracing_opentelemetry::OpenTelemetrySpanExt::set_attribute(
+                &span,
+                RESEND_COUNT,
+                i64::from(count),
+            );
+        }
+        span
+    }
+
+    fn direct_span(&mut self) -> (Cow<'static, str>, Vec<KeyValue>) {
+        (
+            Cow::Owned(std::mem::take(&mut self.name)),
+            self.attributes(),
         )
     }
 }
@@ -166,10 +191,26 @@ impl ClientSpan {
         super::record_response(&self.span, status, version);
     }
 
-    /// Records a transport error (`error.type` is `timeout`, `connect` or the error's type)
-    /// and ends the span.
-    pub fn fail(self, error: &dyn fmt::Display, error_type_name: &'static str) {
-        super::record_failure(self.span, error, error_type_name);
+    /// Records a transport error and ends the span: `error.type` is `timeout` or `connect`
+    /// when the error's types say so (its source chain: tower's `Elapsed`, `std::io::Error`
+    /// kinds, hyper-util's client error with the `hyper-util` feature), otherwise its type
+    /// name.
+    pub fn fail<E: fmt::Display + 'static>(self, error: &E) {
+        crate::record::record_failure(&self.span, error);
+        self.span.end();
+    }
+
+    /// Records a transport error whose `error.type` the caller knows (from the error's own
+    /// predicates, say `reqwest::Error::is_timeout`), and ends the span.
+    pub fn fail_with(
+        self,
+        error: &dyn fmt::Display,
+        error_type: &str,
+        exception_type: &'static str,
+    ) {
+        self.span
+            .record_exception(error_type, exception_type, error);
+        self.span.end();
     }
 
     /// Ends the span as cancelled by the caller (event `http.request.cancelled`; not an
@@ -182,7 +223,7 @@ impl ClientSpan {
     /// Wraps the response body: the span ends when the body has been read to its end or
     /// dropped.
     pub fn wrap_body<B: http_body::Body>(self, body: B) -> crate::body::ResponseBody<B> {
-        crate::body::ResponseBody::new(body, crate::body::State::SampledReady(self.span))
+        crate::body::ResponseBody::new(body, crate::body::State::SampledReady(self.span), false)
     }
 }
 
@@ -237,107 +278,25 @@ impl ClientConfig {
         headers: &mut http::HeaderMap,
         traced: bool,
     ) -> Option<ClientSpan> {
-        let parent_cx = Context::current();
-        if !traced {
-            // No span: the current context still flows.
-            self.inject(&parent_cx, headers, uri);
-            return None;
+        let started =
+            self.options
+                .start_outgoing(SpanKind::Client, Context::current(), traced, || {
+                    ClientInfo::new(method, uri, extensions, self)
+                });
+        if self.sends_context(uri) {
+            started.inject(&self.options.propagator, headers, self.sends_baggage(uri));
         }
-        let head = Head::new(
-            TraceParent::from_span_context(parent_cx.span().span_context()),
-            false,
-        );
-        let mut info = None;
-        let decision = match head.quick(&self.options.sampler) {
-            Some(sampled) => Decider::plain(sampled),
-            None => {
-                let info = info.insert(ClientInfo::new(method, uri, extensions, self));
-                self.options.sampler.decide(
-                    head.parent.is_some().then_some(&parent_cx),
-                    head.trace_id,
-                    &info.name,
-                    &SpanKind::Client,
-                    &info.attributes(),
-                )
-            }
-        };
-        if decision.sampled {
-            let start = Instant::now();
-            let info = info.unwrap_or_else(|| ClientInfo::new(method, uri, extensions, self));
-            let span = match &self.options.spans {
-                Spans::Tracing => {
-                    let span = info.tracing_span();
-                    let _ = span.set_parent(parent_cx.clone());
-                    if !span.context().span().span_context().is_valid() {
-                        // The subscriber filtered the span out: no span, but the current
-                        // context still flows on.
-                        self.inject(&parent_cx, headers, uri);
-                        return None;
-                    }
-                    for kv in decision.attributes {
-                        span.set_attribute(kv.key, kv.value);
-                    }
-                    if let Some(count) = info.resend_count {
-                        span.set_attribute(RESEND_COUNT, i64::from(count));
-                    }
-                    SampledSpan::Tracing(span)
-                }
-                Spans::Direct(tracer) => {
-                    let mut attributes = info.attributes();
-                    attributes.extend(decision.attributes);
-                    let builder = tracer
-                        .span_builder(info.name)
-                        .with_kind(SpanKind::Client)
-                        .with_attributes(attributes);
-                    let otel_span = tracer.build_with_context(builder, &parent_cx);
-                    SampledSpan::Direct(parent_cx.with_span(otel_span))
-                }
-            };
-            let cx = match &span {
-                SampledSpan::Tracing(span) => span.context(),
-                SampledSpan::Direct(cx) => cx.clone(),
-            };
-            self.inject(&cx, headers, uri);
-            Some(ClientSpan { span, start })
-        } else {
-            // Unsampled: no span, but this request still gets its own span id.
-            match head.unsampled() {
-                Some(own) => self.inject_child(parent_cx, own, headers, uri),
-                None => self.inject(&parent_cx, headers, uri),
-            }
-            None
-        }
-    }
-
-    /// Writes the context of `own`, our span id under `cx`, without building a `Context` for
-    /// it when the propagator is ours.
-    fn inject_child(
-        &self,
-        cx: Context,
-        own: TraceParent,
-        headers: &mut http::HeaderMap,
-        uri: &http::Uri,
-    ) {
-        match &self.options.propagator {
-            PropagatorChoice::Ours(p) if self.sends_context(uri) => {
-                p.inject_child_with(&cx, own, headers, self.sends_baggage(uri));
-            }
-            PropagatorChoice::Ours(_) => {}
-            PropagatorChoice::Global => self.inject(&child_of(cx, own), headers, uri),
-        }
+        started.into_span().map(|span| ClientSpan {
+            span,
+            start: Instant::now(),
+        })
     }
 
     fn inject(&self, cx: &Context, headers: &mut http::HeaderMap, uri: &http::Uri) {
-        if !self.sends_context(uri) {
-            return;
-        }
-        match &self.options.propagator {
-            PropagatorChoice::Ours(p) => {
-                p.inject_context_with(cx, headers, self.sends_baggage(uri))
-            }
-            PropagatorChoice::Global => opentelemetry::global::get_text_map_propagator(|p| {
-                p.inject_context(cx, &mut HeaderInjector(headers));
-            }),
+        if self.sends_context(uri) {
+            self.options
+                .propagator
+                .inject(cx, headers, self.sends_baggage(uri));
         }
     }
 }
@@ -345,11 +304,11 @@ impl ClientConfig {
 impl<S, R, F, ReqBody, ResBody> Service<Request<ReqBody>> for HttpClient<S, R, F>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Error: fmt::Display,
+    S::Error: fmt::Display + 'static,
     R: OnResponse<ResBody> + Clone,
     F: Filter<ReqBody>,
     ResBody: http_body::Body,
-    ResBody::Error: fmt::Display,
+    ResBody::Error: fmt::Display + 'static,
 {
     type Response = Response<crate::body::ResponseBody<ResBody>>;
     type Error = S::Error;

@@ -14,13 +14,16 @@ use super::layer::Config;
 use super::service::record_headers;
 use crate::body::{ResponseBody, State};
 use crate::hooks::OnResponse;
-use crate::span::SampledSpan;
+use crate::record::{record_failure, record_status};
+use tracewire_core::SampledSpan;
 
 /// What a sampled request carries until its response.
 pub(crate) struct Sampled<R> {
     pub(crate) span: SampledSpan,
     pub(crate) on_response: R,
     pub(crate) start: Instant,
+    /// The call ends with the response headers: no body follows them (a `HEAD` request).
+    pub(crate) ends_at_headers: bool,
 }
 
 enum Mode<R> {
@@ -113,7 +116,7 @@ fn make_settings(
 impl<F, R, B, E> Future for ResponseFuture<F, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    E: fmt::Display,
+    E: fmt::Display + 'static,
     R: OnResponse<B>,
     B: http_body::Body,
 {
@@ -141,7 +144,7 @@ where
                 }
                 let body_state = match mode {
                     Some(Mode::Sampled(mut s)) => {
-                        s.span.record_status(response.status(), false);
+                        record_status(&s.span, response.status(), false);
                         let handle = s.span.handle();
                         if let Some(settings) = &settings {
                             record_headers(
@@ -153,22 +156,37 @@ where
                         }
                         s.on_response
                             .on_response(&response, s.start.elapsed(), &handle);
-                        State::Sampled(s.span)
+                        if s.ends_at_headers || no_body_follows(response.status()) {
+                            // Nothing more will be sent for this call: no body to wait for
+                            // (hyper may never poll it), or a protocol switch.
+                            s.span.end();
+                            State::Done
+                        } else {
+                            State::Sampled(s.span)
+                        }
                     }
                     Some(Mode::Unsampled(otel_cx)) => State::Unsampled(otel_cx),
                     None => State::Done,
                 };
-                Ok(response.map(|body| ResponseBody::new(body, body_state)))
+                Ok(response.map(|body| ResponseBody::new(body, body_state, true)))
             }
             Err(error) => {
                 if let Some(Mode::Sampled(s)) = mode {
-                    s.span.record_error(std::any::type_name::<E>(), &error);
+                    record_failure(&s.span, &error);
                     s.span.end();
                 }
                 Err(error)
             }
         })
     }
+}
+
+/// Whether a response with `status` has no body to send: `101 Switching Protocols` (what
+/// follows belongs to the new protocol), `204` and `304`.
+fn no_body_follows(status: http::StatusCode) -> bool {
+    status == http::StatusCode::SWITCHING_PROTOCOLS
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED
 }
 
 impl<F: fmt::Debug, R> fmt::Debug for ResponseFuture<F, R> {

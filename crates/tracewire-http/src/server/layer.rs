@@ -2,64 +2,20 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::options::SpanOptions;
 use tower::Layer;
-use tracewire_propagation::Propagator;
+use tracewire_core::SpanOptions;
+use tracewire_core::intern::Interner;
 
 use super::{HttpServer, ResponseHeader, TrustPolicy};
 use crate::filter::TraceAll;
 use crate::hooks::DefaultMakeSpan;
 use crate::semconv::SENSITIVE_HEADERS;
 
-/// Where the incoming context is read with.
-#[derive(Clone, Debug)]
-pub enum PropagatorChoice {
-    /// One of this crate's propagators.
-    Ours(Propagator),
-    /// The global opentelemetry propagator.
-    Global,
-}
-
-/// How sampled requests get their span.
-#[derive(Clone)]
-pub enum Spans {
-    /// A `tracing` span, bridged to OpenTelemetry by `tracing-opentelemetry`.
-    Tracing,
-    /// An OpenTelemetry span made directly with this tracer.
-    Direct(Arc<opentelemetry::global::BoxedTracer>),
-}
-
-impl Spans {
-    /// Spans made directly with `provider`'s tracer, under the instrumentation scope `scope`.
-    pub fn direct<P>(provider: &P, scope: &'static str, version: &'static str) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        let scope = opentelemetry::InstrumentationScope::builder(scope)
-            .with_version(version)
-            .build();
-        let tracer = provider.tracer_with_scope(scope);
-        Self::Direct(Arc::new(opentelemetry::global::BoxedTracer::new(Box::new(
-            tracer,
-        ))))
-    }
-}
-
-impl fmt::Debug for Spans {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Tracing => "Tracing",
-            Self::Direct(_) => "Direct",
-        })
-    }
-}
-
 /// Settings shared by every request (behind one `Arc`).
 pub(crate) struct Config {
     pub(crate) options: SpanOptions,
-    pub(crate) names: Arc<super::names::RouteNames>,
+    pub(crate) sensitive_query_keys: Vec<String>,
+    pub(crate) names: Arc<Interner>,
     pub(crate) trust: TrustPolicy,
     pub(crate) response_header: Option<ResponseHeader>,
     pub(crate) trusted_proxies: Vec<IpAddr>,
@@ -71,6 +27,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("options", &self.options)
+            .field("sensitive_query_keys", &self.sensitive_query_keys)
             .field("trust", &self.trust)
             .field("response_header", &self.response_header)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -84,6 +41,7 @@ impl Clone for Config {
     fn clone(&self) -> Self {
         Self {
             options: self.options.clone(),
+            sensitive_query_keys: self.sensitive_query_keys.clone(),
             names: self.names.clone(),
             trust: self.trust,
             response_header: self.response_header.clone(),
@@ -120,6 +78,7 @@ impl HttpServerLayer {
         Self {
             config: Arc::new(Config {
                 options: SpanOptions::new(),
+                sensitive_query_keys: Vec::new(),
                 names: Arc::default(),
                 trust: TrustPolicy::Trust,
                 response_header: None,
@@ -143,7 +102,7 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
         &mut self.config_mut().options
     }
 
-    crate::__span_options!(http "tracewire_http::server", HttpServerLayer);
+    crate::options::span_options!("tracewire_http::server", HttpServerLayer);
 
     /// What to do with an incoming context (default [`TrustPolicy::Trust`]).
     ///
@@ -270,7 +229,7 @@ pub(crate) fn is_sensitive_header(name: &http::HeaderName) -> bool {
     SENSITIVE_HEADERS.contains(&name.as_str())
 }
 
-impl<S, M: Clone, R: Clone, F: Clone> Layer<S> for HttpServerLayer<M, R, F> {
+impl<S: 'static, M: Clone, R: Clone, F: Clone> Layer<S> for HttpServerLayer<M, R, F> {
     type Service = HttpServer<S, M, R, F>;
 
     fn layer(&self, inner: S) -> Self::Service {

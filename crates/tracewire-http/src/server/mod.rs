@@ -60,14 +60,31 @@
 //! # Sampling
 //!
 //! The layer decides with its own sampler (any `opentelemetry_sdk` `ShouldSample`, default
-//! `ParentBased(AlwaysOn)`, as the SDK's) because a span that is never created costs nothing.
-//! The tracer provider's sampler still runs when the bridged span starts; keep it
-//! `ParentBased(AlwaysOn)` (the SDK default) and put ratio or rule sampling on the layer, so
-//! the two agree.
+//! `ParentBased(AlwaysOn)`, as the SDK's) because a span that is never created costs nothing,
+//! and the span is then made with the trace id and span id the decision was made on. Build
+//! the tracer provider with [`CallIdGenerator`](tracewire_core::provider::CallIdGenerator) so
+//! the SDK uses those ids, and with [`LayerSampler`](tracewire_core::provider::LayerSampler)
+//! around its sampler so the layer's decision is the only one (the set-up crate does both):
+//!
+//! ```
+//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+//! use tracewire_core::provider::{CallIdGenerator, LayerSampler};
+//! use tracewire_http::server::HttpServerLayer;
+//!
+//! let provider = SdkTracerProvider::builder()
+//!     .with_id_generator(CallIdGenerator::new())
+//!     .with_sampler(LayerSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))))
+//!     .build();
+//! let layer = HttpServerLayer::new()
+//!     .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.5))));
+//! # let _ = (provider, layer);
+//! ```
+//!
+//! A trusted caller's B3 "deny" sent without ids (`b3: 0`, or a lone `X-B3-Sampled: 0`) makes
+//! the request unsampled, and the decision travels on with the layer's own span id.
 
 mod future;
 pub(crate) mod layer;
-pub(crate) mod names;
 mod service;
 
 use std::borrow::Cow;
@@ -79,30 +96,14 @@ use tracing::Span;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::HttpServerLayer;
-pub(crate) use self::layer::{PropagatorChoice, Spans};
 pub use self::service::HttpServer;
 pub use crate::body::ResponseBody;
 pub use crate::filter::{Filter, SkipHealthChecks, TraceAll};
 pub use crate::hooks::{DefaultMakeSpan, MakeSpan, OnResponse};
+pub use tracewire_core::TrustPolicy;
 pub use tracewire_propagation::Propagator;
 
 use crate::semconv;
-
-/// What to do with an incoming trace context.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TrustPolicy {
-    /// Continue the caller's trace and follow its sampling decision (the default, for
-    /// internal services).
-    #[default]
-    Trust,
-    /// Start a new trace, with a link to the caller's span: for a public edge whose callers
-    /// are not part of your system.
-    NewRoot,
-    /// Continue the caller's trace ids but make our own sampling decision, so a caller cannot
-    /// force sampling (or turn it off).
-    OwnSampling,
-}
 
 /// An opt-in response header that lets a caller find the trace. Baggage and tracestate are
 /// never echoed.

@@ -3,22 +3,22 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
-use http::{Request, Response};
-use opentelemetry::Value;
-use opentelemetry::trace::{SpanKind, TraceContextExt, TraceState, Tracer};
-use tower::Service;
-use tracewire_propagation::traceparent::TraceParent;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use std::borrow::Cow;
 
+use http::{Request, Response};
+use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, Value};
+use tower::Service;
+use tracewire_core::intern::Interner;
+use tracewire_core::{CallFacts, Inbound};
+use tracewire_propagation::traceparent::TraceParent;
+
+use super::RequestInfo;
 use super::future::{ResponseFuture, Sampled};
-use super::layer::{Config, Spans, is_sensitive_header};
-use super::{RequestInfo, TrustPolicy};
+use super::layer::{Config, is_sensitive_header};
 use crate::filter::Filter;
 use crate::hooks::{MakeSpan, OnResponse, RequestSpan};
-use crate::inbound::{Head, Incoming};
-use crate::sampling::Decider;
 use crate::semconv::REDACTED;
-use crate::span::SampledSpan;
 
 /// The service made by [`HttpServerLayer`](super::HttpServerLayer).
 #[derive(Clone)]
@@ -38,15 +38,57 @@ pub struct HttpServer<S, M, R, F> {
 /// the layers inside it (their `poll_ready` and `call`) and the handler run when that future
 /// is polled, and the layer makes the context current for every poll. For it, making the
 /// context current around `call` too would cost a thread-local push and pop (for a bridged
-/// span, an enter and exit) and change nothing. Any other service, and axum's should its type
-/// be named differently, is treated as running code in `call`.
-pub(crate) fn call_runs_code<S>() -> bool {
-    const ROUTE: &str = "axum::routing::route::Route";
-    let name = std::any::type_name::<S>();
-    !(name == ROUTE
-        || name
-            .strip_prefix(ROUTE)
-            .is_some_and(|rest| rest.starts_with('<')))
+/// span, an enter and exit) and change nothing. It is recognised by its type; any other
+/// service is treated as running code in `call`.
+pub(crate) fn call_runs_code<S: 'static>() -> bool {
+    #[cfg(feature = "axum")]
+    {
+        std::any::TypeId::of::<S>() != std::any::TypeId::of::<axum::routing::Route>()
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        true
+    }
+}
+
+/// What the core asks of a request, made only when the sampler needs it or the request is
+/// sampled.
+struct ServerFacts<'a, B, M> {
+    request: &'a Request<B>,
+    info: RequestInfo<'a>,
+    make_span: &'a mut M,
+    names: &'a Interner,
+}
+
+impl<B, M: MakeSpan<B>> CallFacts for ServerFacts<'_, B, M> {
+    fn sampling_name(&self) -> Cow<'_, str> {
+        Cow::Owned(self.info.name().to_string())
+    }
+
+    fn sampling_attributes(&self) -> Vec<KeyValue> {
+        self.info.sampling_attributes()
+    }
+
+    fn tracing_span(&mut self) -> tracing::Span {
+        self.make_span.make_span(self.request, &self.info)
+    }
+
+    fn direct_span(&mut self) -> (Cow<'static, str>, Vec<KeyValue>) {
+        let info = &self.info;
+        let interned = info
+            .route()
+            .and_then(|route| self.names.route(info.name_method(), route));
+        let name: Cow<'static, str> = match (interned, info.route()) {
+            (Some(i), _) => i.name.into(),
+            (None, None) => info.name_method().into(),
+            (None, Some(_)) => info.name().to_string().into(),
+        };
+        let host = info.server_address().and_then(|h| self.names.host(h));
+        (
+            name,
+            info.span_attributes_with(interned.map(|i| i.route), host),
+        )
+    }
 }
 
 impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
@@ -64,12 +106,12 @@ impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
 impl<S, M, R, F, ReqBody, ResBody> Service<Request<ReqBody>> for HttpServer<S, M, R, F>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Error: fmt::Display,
+    S::Error: fmt::Display + 'static,
     M: MakeSpan<ReqBody>,
     R: OnResponse<ResBody> + Clone,
     F: Filter<ReqBody>,
     ResBody: http_body::Body,
-    ResBody::Error: fmt::Display,
+    ResBody::Error: fmt::Display + 'static,
 {
     type Response = Response<super::ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -83,181 +125,70 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
         let traced = self.filter.trace(&request);
-        let (mut incoming, link) = Incoming::extract(
-            &config.options.propagator,
+        let make_span = &mut self.make_span;
+        let started = config.options.start_incoming(
+            SpanKind::Server,
+            config.trust,
             request.headers(),
-            traced && config.trust == TrustPolicy::NewRoot,
+            traced,
+            || ServerFacts {
+                request: &request,
+                info: RequestInfo::new(
+                    &request,
+                    &config.trusted_proxies,
+                    &config.sensitive_query_keys,
+                ),
+                make_span,
+                names: &config.names,
+            },
         );
-
-        if !traced {
-            // No span, but the caller's context still reaches the handler's calls.
-            let cx = incoming.into_context();
-            request.extensions_mut().insert(cx.clone());
-            let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
-            return ResponseFuture::unsampled(future, cx, None, &self.config);
-        }
-
-        // Decide before any span exists.
-        let head = Head::incoming(&incoming, config.trust);
-        let quick = head.quick(&config.options.sampler);
-        if quick == Some(false) && config.trust != TrustPolicy::OwnSampling {
-            // The common unsampled case: nothing of the request is needed.
-            return self.unsampled(request, incoming, &head, None);
-        }
-        let mut info = None;
-        let decision = match quick {
-            Some(sampled) => Decider::plain(sampled),
-            None => {
-                let info = info.insert(RequestInfo::new(
-                    &request,
-                    &config.trusted_proxies,
-                    &config.options.sensitive_query_keys,
-                ));
-                if config.options.sampler.needs_request() {
-                    head.decide(
-                        &config.options.sampler,
-                        &info.name().to_string(),
-                        &SpanKind::Server,
-                        &info.sampling_attributes(),
-                    )
+        match started {
+            Inbound::Untraced(cx) => self.call_unsampled(request, cx, None),
+            Inbound::Unsampled { cx, own } => self.call_unsampled(request, cx, own),
+            Inbound::Sampled { span, cx, own } => {
+                let start = Instant::now();
+                record_headers(
+                    &span.handle(),
+                    "http.request.header.",
+                    &config.request_headers,
+                    request.headers(),
+                );
+                let ends_at_headers = request.method() == http::Method::HEAD;
+                request.extensions_mut().insert(cx);
+                let future = if self.call_runs_code {
+                    span.in_scope(|| self.inner.call(request))
                 } else {
-                    head.decide(&config.options.sampler, "", &SpanKind::Server, &[])
-                }
-            }
-        };
-        if config.trust == TrustPolicy::OwnSampling {
-            // Our decision replaces the caller's flag, so the tracer provider's parent-based
-            // sampler agrees with it.
-            incoming.set_parent_sampled(decision.sampled);
-        }
-
-        if decision.sampled {
-            let start = Instant::now();
-            let info = info.unwrap_or_else(|| {
-                RequestInfo::new(
-                    &request,
-                    &config.trusted_proxies,
-                    &config.options.sensitive_query_keys,
+                    self.inner.call(request)
+                };
+                ResponseFuture::sampled(
+                    future,
+                    Sampled {
+                        span,
+                        on_response: self.on_response.clone(),
+                        start,
+                        ends_at_headers,
+                    },
+                    own,
+                    config,
                 )
-            });
-            match &config.options.spans {
-                Spans::Tracing => {
-                    let span = self.make_span.make_span(&request, &info);
-                    drop(info);
-                    let parent_cx = incoming.into_context();
-                    let _ = span.set_parent(parent_cx.clone());
-                    let span_cx = span.context();
-                    if !span_cx.span().span_context().is_valid() {
-                        // The subscriber filtered the span out (its level, a per-layer
-                        // filter): no span, but the caller's context still flows on.
-                        request.extensions_mut().insert(parent_cx.clone());
-                        let future =
-                            call_inner(&mut self.inner, self.call_runs_code, &parent_cx, request);
-                        return ResponseFuture::unsampled(future, parent_cx, None, &self.config);
-                    }
-                    if let Some(link) = link {
-                        span.add_link(link.to_span_context(TraceState::NONE));
-                    }
-                    for kv in decision.attributes {
-                        span.set_attribute(kv.key, kv.value);
-                    }
-                    let request_span = RequestSpan::tracing(&span);
-                    record_headers(
-                        &request_span,
-                        "http.request.header.",
-                        &config.request_headers,
-                        request.headers(),
-                    );
-                    let own = TraceParent::from_span_context(span_cx.span().span_context());
-                    request.extensions_mut().insert(span_cx);
-                    let future = if self.call_runs_code {
-                        span.in_scope(|| self.inner.call(request))
-                    } else {
-                        self.inner.call(request)
-                    };
-                    ResponseFuture::sampled(
-                        future,
-                        Sampled {
-                            span: SampledSpan::Tracing(span),
-                            on_response: self.on_response.clone(),
-                            start,
-                        },
-                        own,
-                        config,
-                    )
-                }
-                Spans::Direct(tracer) => {
-                    let interned = info
-                        .route()
-                        .and_then(|route| config.names.get(info.name_method(), route));
-                    let name: std::borrow::Cow<'static, str> = match (interned, info.route()) {
-                        (Some(i), _) => i.name.into(),
-                        (None, None) => info.name_method().into(),
-                        (None, Some(_)) => info.name().to_string().into(),
-                    };
-                    let host = info.server_address().and_then(|h| config.names.host(h));
-                    let mut attributes = info.span_attributes_with(interned.map(|i| i.route), host);
-                    attributes.extend(decision.attributes);
-                    let mut builder = tracer
-                        .span_builder(name)
-                        .with_kind(SpanKind::Server)
-                        .with_attributes(attributes);
-                    drop(info);
-                    if let Some(link) = link {
-                        builder =
-                            builder.with_links(vec![opentelemetry::trace::Link::with_context(
-                                link.to_span_context(TraceState::NONE),
-                            )]);
-                    }
-                    let parent_cx = incoming.into_context();
-                    let cx = parent_cx.with_span(tracer.build_with_context(builder, &parent_cx));
-                    record_headers(
-                        &RequestSpan::otel(&cx),
-                        "http.request.header.",
-                        &config.request_headers,
-                        request.headers(),
-                    );
-                    let own = TraceParent::from_span_context(cx.span().span_context());
-                    request.extensions_mut().insert(cx.clone());
-                    let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
-                    ResponseFuture::sampled(
-                        future,
-                        Sampled {
-                            span: SampledSpan::Direct(cx),
-                            on_response: self.on_response.clone(),
-                            start,
-                        },
-                        own,
-                        config,
-                    )
-                }
             }
-        } else {
-            drop(info);
-            self.unsampled(request, incoming, &head, decision.trace_state)
         }
     }
 }
 
 impl<S, M, R, F> HttpServer<S, M, R, F> {
-    /// The unsampled path: no span, one context with our own span id, current while the
-    /// inner service runs and in the request's extensions.
+    /// No span: one context (with our own span id when unsampled), current while the inner
+    /// service runs and in the request's extensions.
     #[inline]
-    fn unsampled<ReqBody>(
+    fn call_unsampled<ReqBody>(
         &mut self,
         mut request: Request<ReqBody>,
-        incoming: Incoming,
-        head: &Head,
-        trace_state: Option<TraceState>,
+        cx: opentelemetry::Context,
+        own: Option<TraceParent>,
     ) -> ResponseFuture<S::Future, R>
     where
         S: Service<Request<ReqBody>>,
     {
-        let own = head.unsampled();
-        let cx = match own {
-            Some(own) => incoming.into_child_context(own, trace_state),
-            None => incoming.into_context(),
-        };
         request.extensions_mut().insert(cx.clone());
         let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
         ResponseFuture::unsampled(future, cx, own, &self.config)
@@ -317,10 +248,9 @@ mod tests {
 
     #[test]
     fn axum_route_calls_run_no_code() {
-        // If axum renames its route type, this fails and the layer falls back to attaching.
-        let name = std::any::type_name::<axum::routing::Route>();
-        assert!(!call_runs_code::<axum::routing::Route>(), "{name}");
-        assert!(!call_runs_code::<axum::routing::Route<std::io::Error>>());
+        assert!(!call_runs_code::<axum::routing::Route>());
+        // Another error type is another type: the layer attaches around its call.
+        assert!(call_runs_code::<axum::routing::Route<std::io::Error>>());
         assert!(call_runs_code::<tower::util::BoxCloneSyncService<(), (), ()>>());
         assert!(call_runs_code::<
             tower::util::MapRequest<axum::routing::Route, fn(()) -> ()>,

@@ -50,7 +50,7 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    E: fmt::Display + fmt::Debug,
+    E: fmt::Display + fmt::Debug + 'static,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 

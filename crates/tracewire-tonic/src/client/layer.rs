@@ -2,14 +2,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use tower::Layer;
-use tracewire_http::filter::TraceAll;
+use tracewire_core::filter::TraceAll;
 
 use super::GrpcClient;
 use crate::config::Config;
 
 /// Traces every call made through the channel it wraps: see the [module docs](super).
 ///
-/// Generic over its filter `F` ([`Filter`](tracewire_http::filter::Filter)).
+/// Generic over its filter `F` ([`Filter`](tracewire_core::filter::Filter)).
 #[derive(Clone)]
 #[must_use]
 pub struct GrpcClientLayer<F = TraceAll> {
@@ -65,14 +65,14 @@ impl<F> GrpcClientLayer<F> {
     /// let layer = GrpcClientLayer::new().target("http://inventory.internal:50051");
     /// ```
     pub fn target(mut self, target: &str) -> Self {
-        self.config_mut().target = target
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|uri| Some((uri.host()?.to_owned(), crate::client::port(&uri))));
+        self.config_mut().target = target.parse::<http::Uri>().ok().and_then(|uri| {
+            let host = tracewire_core::addr::uri_host(&uri)?.to_owned();
+            Some((host, tracewire_core::addr::uri_port(&uri)))
+        });
         self
     }
 
-    /// Traces only the calls `filter` accepts (see [`Filter`](tracewire_http::filter::Filter));
+    /// Traces only the calls `filter` accepts (see [`Filter`](tracewire_core::filter::Filter));
     /// a call it rejects gets no span but still carries the current context.
     ///
     /// ```

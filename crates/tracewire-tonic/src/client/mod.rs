@@ -38,5 +38,3 @@ pub use self::future::ResponseFuture;
 pub use self::layer::GrpcClientLayer;
 pub use self::service::GrpcClient;
 pub use crate::body::ResponseBody;
-
-pub(crate) use tracewire_http::__private::port;

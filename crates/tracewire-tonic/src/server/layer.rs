@@ -2,15 +2,15 @@ use std::fmt;
 use std::sync::Arc;
 
 use tower::Layer;
-use tracewire_http::filter::TraceAll;
-use tracewire_http::server::TrustPolicy;
+use tracewire_core::TrustPolicy;
+use tracewire_core::filter::TraceAll;
 
 use super::GrpcServer;
 use crate::config::Config;
 
 /// Traces every call the gRPC server it wraps receives: see the [module docs](super).
 ///
-/// Generic over its filter `F` ([`Filter`](tracewire_http::filter::Filter)).
+/// Generic over its filter `F` ([`Filter`](tracewire_core::filter::Filter)).
 #[derive(Clone)]
 #[must_use]
 pub struct GrpcServerLayer<F = TraceAll> {
@@ -56,7 +56,7 @@ impl<F> GrpcServerLayer<F> {
         self
     }
 
-    /// Traces only the calls `filter` accepts (see [`Filter`](tracewire_http::filter::Filter));
+    /// Traces only the calls `filter` accepts (see [`Filter`](tracewire_core::filter::Filter));
     /// a call it rejects gets no span, but its context still reaches the handler. Health
     /// checks and reflection stay untraced unless
     /// [`trace_health_checks`](Self::trace_health_checks) says otherwise.

@@ -47,5 +47,5 @@ pub use self::future::ResponseFuture;
 pub use self::layer::GrpcServerLayer;
 pub use self::service::GrpcServer;
 pub use crate::body::ResponseBody;
-pub use tracewire_http::filter::{Filter, TraceAll};
-pub use tracewire_http::server::TrustPolicy;
+pub use tracewire_core::TrustPolicy;
+pub use tracewire_core::filter::{Filter, TraceAll};

@@ -6,13 +6,12 @@ use std::time::Instant;
 use http::{Request, Response};
 use opentelemetry::trace::SpanKind;
 use tower::Service;
-use tracewire_http::__private::{Decider, Head, Incoming};
-use tracewire_http::filter::Filter;
-use tracewire_http::server::TrustPolicy;
+use tracewire_core::Inbound;
+use tracewire_core::filter::Filter;
 
 use super::future::ResponseFuture;
 use crate::body::{MessageBody, ResponseBody};
-use crate::call::{Call, CallInfo, Messages};
+use crate::call::{Call, CallInfo, GrpcFacts, Messages};
 use crate::config::Config;
 use crate::semconv::{RpcMethod, Side, grpc_timeout};
 
@@ -37,15 +36,16 @@ impl<S: fmt::Debug, F> fmt::Debug for GrpcServer<S, F> {
 /// The values of a server span, read from the request.
 fn call_info<B>(request: &Request<B>) -> CallInfo<'_> {
     let uri = request.uri();
-    let authority = uri
-        .authority()
-        .map(|a| (a.host(), a.port_u16()))
-        .or_else(|| {
-            let host = request.headers().get(http::header::HOST)?.to_str().ok()?;
-            let authority: http::uri::Authority = host.parse().ok()?;
-            // Only the port: the host must borrow from the request.
-            Some((host.split(':').next().unwrap_or(host), authority.port_u16()))
-        });
+    // The address and the port come from the same place: the request's authority, or the
+    // `Host` header.
+    let authority = match uri.authority() {
+        Some(a) => Some(tracewire_core::addr::host_and_port(a.as_str())),
+        None => request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(tracewire_core::addr::host_and_port),
+    };
     CallInfo {
         method: RpcMethod::parse(uri.path()),
         server_address: authority.map(|a| a.0),
@@ -70,7 +70,7 @@ fn peer<B>(_: &Request<B>) -> Option<std::net::SocketAddr> {
 impl<S, F, ResBody> Service<Request<tonic::body::Body>> for GrpcServer<S, F>
 where
     S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
-    S::Error: fmt::Display + fmt::Debug,
+    S::Error: fmt::Display + fmt::Debug + 'static,
     F: Filter<tonic::body::Body>,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -85,61 +85,25 @@ where
     fn call(&mut self, mut request: Request<tonic::body::Body>) -> Self::Future {
         let config = &*self.config;
         let traced = config.traces_path(request.uri().path()) && self.filter.trace(&request);
-        let (mut incoming, link) = Incoming::extract(
-            &config.options.propagator,
+        let started = config.options.start_incoming(
+            SpanKind::Server,
+            config.trust,
             request.headers(),
-            traced && config.trust == TrustPolicy::NewRoot,
+            traced,
+            || GrpcFacts {
+                info: call_info(&request),
+                config,
+                side: Side::Server,
+            },
         );
-        if !traced {
-            // No span, but the caller's context still reaches the handler's calls.
-            let cx = incoming.into_context();
-            return self.call_unsampled(request, cx);
-        }
-
-        // Decide before any span exists.
-        let head = Head::incoming(&incoming, config.trust);
-        let mut info = None;
-        let decision = match head.quick(&config.options.sampler) {
-            Some(sampled) => Decider::plain(sampled),
-            None => {
-                let info = info.insert(call_info(&request));
-                head.decide(
-                    &config.options.sampler,
-                    info.method.span_name(),
-                    &SpanKind::Server,
-                    &info.attributes(config),
-                )
+        let (span, cx) = match started {
+            Inbound::Untraced(cx) | Inbound::Unsampled { cx, .. } => {
+                return self.call_unsampled(request, cx);
             }
+            Inbound::Sampled { span, cx, .. } => (span, cx),
         };
-        if config.trust == TrustPolicy::OwnSampling {
-            // Our decision replaces the caller's flag, so the tracer provider's parent-based
-            // sampler agrees with it.
-            incoming.set_parent_sampled(decision.sampled);
-        }
-
-        if !decision.sampled {
-            // No span: one context with our own span id.
-            let cx = match head.unsampled() {
-                Some(own) => incoming.into_child_context(own, decision.trace_state),
-                None => incoming.into_context(),
-            };
-            return self.call_unsampled(request, cx);
-        }
-
         let deadline = grpc_timeout(request.headers()).map(|t| Instant::now() + t);
-        let parent_cx = incoming.into_context();
-        let span = info.unwrap_or_else(|| call_info(&request)).make_span(
-            config,
-            Side::Server,
-            &parent_cx,
-            decision,
-            link,
-        );
-        let Some(span) = span else {
-            // The subscriber filtered the span out: the caller's context still flows on.
-            return self.call_unsampled(request, parent_cx);
-        };
-        request.extensions_mut().insert(span.context());
+        request.extensions_mut().insert(cx);
         if config.message_events {
             let counted = span.clone();
             request = request.map(|body| {

@@ -1,5 +1,5 @@
-//! Sampling before the span: the layers call the sampler themselves, and skip the span (and
-//! its cost) when it says no.
+//! Sampling before the span: the core calls the sampler itself, and skips the span (and its
+//! cost) when it says no.
 
 use std::any::Any;
 use std::fmt;
@@ -24,6 +24,17 @@ enum Kind {
 }
 
 /// A sampler, and how much of the request it needs to decide.
+///
+/// ```
+/// use opentelemetry_sdk::trace::Sampler;
+/// use tracewire_core::sampling::Decider;
+///
+/// let decider = Decider::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+/// // A parent's flag decides; a root reaches the inner sampler.
+/// assert_eq!(decider.quick(None), None);
+/// // A ratio sampler needs only the trace id, not the request's attributes.
+/// assert!(!Decider::new(Sampler::TraceIdRatioBased(0.1)).needs_request());
+/// ```
 pub struct Decider {
     kind: Kind,
     sampler: Box<dyn ShouldSample>,
@@ -47,6 +58,13 @@ impl Decision {
             attributes: Vec::new(),
             trace_state: None,
         }
+    }
+}
+
+impl Default for Decider {
+    /// `ParentBased(AlwaysOn)`, the SDK's default.
+    fn default() -> Self {
+        Self::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
     }
 }
 

@@ -1,5 +1,5 @@
-//! Span names and routes as static strings, so that a span made directly with a tracer costs
-//! no allocation for them. Routes are low-cardinality by definition (route templates, never
+//! Span names, routes and addresses as static strings, so that a span made directly with a
+//! tracer costs no allocation for them. Routes are low-cardinality by definition (route templates, never
 //! raw paths); the table is bounded all the same, and past its bound names are allocated per
 //! request as before.
 
@@ -12,23 +12,34 @@ const LIMIT: usize = 1024;
 /// client chooses: past the bound they are allocated per request).
 const HOST_LIMIT: usize = 256;
 
-/// Interned `{method} {route}` names and routes, and server addresses.
+/// Interned `{method} {route}` names and routes, and server addresses, each table bounded.
+///
+/// ```
+/// use tracewire_core::intern::Interner;
+///
+/// let names = Interner::default();
+/// let get = names.route("GET", "/users/{id}").unwrap();
+/// assert_eq!(get.name, "GET /users/{id}");
+/// assert!(std::ptr::eq(get.route, names.route("GET", "/users/{id}").unwrap().route));
+/// ```
 #[derive(Debug, Default)]
-pub struct RouteNames {
+pub struct Interner {
     table: RwLock<HashMap<&'static str, HashMap<Box<str>, Interned>>>,
     hosts: RwLock<HashMap<Box<str>, &'static str>>,
 }
 
 /// A span name and its route, for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Interned {
-    pub(crate) name: &'static str,
-    pub(crate) route: &'static str,
+pub struct Interned {
+    /// `{method} {route}`.
+    pub name: &'static str,
+    /// The route.
+    pub route: &'static str,
 }
 
-impl RouteNames {
+impl Interner {
     /// The interned name and route for `method` and `route`, or `None` once the table is full.
-    pub(crate) fn get(&self, method: &'static str, route: &str) -> Option<Interned> {
+    pub fn route(&self, method: &'static str, route: &str) -> Option<Interned> {
         if let Ok(table) = self.table.read()
             && let Some(found) = table.get(method).and_then(|routes| routes.get(route))
         {
@@ -53,7 +64,7 @@ impl RouteNames {
     }
 }
 
-impl RouteNames {
+impl Interner {
     /// The interned server address, or `None` once the table is full.
     pub fn host(&self, host: &str) -> Option<&'static str> {
         if let Ok(hosts) = self.hosts.read()
@@ -81,7 +92,7 @@ mod tests {
 
     #[test]
     fn hosts_are_bounded() {
-        let names = RouteNames::default();
+        let names = Interner::default();
         let a = names.host("example.com").unwrap();
         assert!(std::ptr::eq(a, names.host("example.com").unwrap()));
         for i in 0..HOST_LIMIT {
@@ -92,22 +103,22 @@ mod tests {
 
     #[test]
     fn interns_once_and_stops_at_the_limit() {
-        let names = RouteNames::default();
-        let a = names.get("GET", "/users/{id}").unwrap();
+        let names = Interner::default();
+        let a = names.route("GET", "/users/{id}").unwrap();
         assert_eq!(a.name, "GET /users/{id}");
         assert_eq!(a.route, "/users/{id}");
-        let b = names.get("GET", "/users/{id}").unwrap();
+        let b = names.route("GET", "/users/{id}").unwrap();
         assert!(std::ptr::eq(a.name, b.name), "same string, not a copy");
         assert_eq!(
-            names.get("POST", "/users/{id}").unwrap().name,
+            names.route("POST", "/users/{id}").unwrap().name,
             "POST /users/{id}"
         );
         for i in 0..LIMIT {
-            let _ = names.get("GET", &format!("/r{i}"));
+            let _ = names.route("GET", &format!("/r{i}"));
         }
-        assert_eq!(names.get("GET", "/one-too-many"), None);
+        assert_eq!(names.route("GET", "/one-too-many"), None);
         assert!(
-            names.get("GET", "/users/{id}").is_some(),
+            names.route("GET", "/users/{id}").is_some(),
             "known routes still resolve"
         );
     }

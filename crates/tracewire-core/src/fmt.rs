@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use tracing_subscriber::prelude::*;
-//! use tracewire_http::fmt::TraceIdFormat;
+//! use tracewire_core::fmt::TraceIdFormat;
 //!
 //! let subscriber = tracing_subscriber::registry().with(
 //!     tracing_subscriber::fmt::layer().event_format(TraceIdFormat::new(tracing_subscriber::fmt::format())),

@@ -1,14 +1,12 @@
 //! Log events as span events, for spans made directly with a tracer.
 //!
-//! `tracing-opentelemetry` records a log event on the `tracing` span that is current. In the
-//! server layer's direct mode
-//! ([`HttpServerLayer::tracer_provider`](crate::server::HttpServerLayer::tracer_provider)) a
-//! request has no `tracing` span: [`SpanEventsLayer`] records the events that have no current
+//! `tracing-opentelemetry` records a log event on the `tracing` span that is current. In a
+//! layer's direct mode (its `tracer_provider` option) a call has no `tracing` span: [`SpanEventsLayer`] records the events that have no current
 //! `tracing` span on the current OpenTelemetry span instead, when it is recording.
 //!
 //! ```
 //! use tracing_subscriber::prelude::*;
-//! use tracewire_http::events::SpanEventsLayer;
+//! use tracewire_core::events::SpanEventsLayer;
 //!
 //! let subscriber = tracing_subscriber::registry()
 //!     .with(tracing_opentelemetry::layer())

@@ -1,0 +1,406 @@
+//! The call core through real layers: the sampling decision and the ids the span gets, the
+//! random-trace-id flag of traces we start, a trusted caller's B3 "deny", and calls that end
+//! before their body does. Each test fails on the layers as they were before the core.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Empty};
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tracewire_core::provider::{CallIdGenerator, LayerSampler};
+use tracewire_http::client::HttpClientLayer;
+use tracewire_http::server::{HttpServerLayer, ResponseHeader};
+use tracewire_propagation::{Format, Propagator};
+use tracewire_tests::grpc::pb::EchoRequest;
+use tracewire_tests::grpc::pb::echo_client::EchoClient;
+use tracewire_tests::grpc::{channel, echo_server, serve_grpc};
+use tracewire_tests::*;
+use tracewire_tonic::{GrpcClientLayer, GrpcServerLayer};
+
+fn half() -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.5)))
+}
+
+/// A provider with the same ratio sampler as the layers, as the docs set it up.
+fn half_provider(exporter: opentelemetry_sdk::trace::InMemorySpanExporter) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_id_generator(CallIdGenerator::new())
+        .with_sampler(half())
+        .with_simple_exporter(exporter)
+        .build()
+}
+
+fn app(layer: HttpServerLayer) -> Router {
+    Router::new()
+        .route("/x", get(|| async { outgoing_traceparent() }))
+        .layer(layer.response_header(ResponseHeader::TraceResponse))
+}
+
+/// Sends `n` requests without a `traceparent`; returns the `traceresponse` of each.
+async fn roots(app: &Router, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let response = app
+            .clone()
+            .oneshot(Request::get("/x").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        out.push(
+            response.headers()["traceresponse"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    out
+}
+
+/// Half of 400 new traces are kept (binomial: 200 ± 10); deciding twice on two trace ids, as
+/// the layers did, kept a quarter.
+fn assert_half_kept(t: &Telemetry, responses: &[String]) {
+    let spans = t.spans();
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Server)
+        .collect();
+    assert!(
+        (150..=250).contains(&servers.len()),
+        "{} of {} roots kept, not about half",
+        servers.len(),
+        responses.len()
+    );
+    // Every span has the trace id the layer decided on and told the caller.
+    let sampled: Vec<&String> = responses.iter().filter(|r| r.ends_with("-03")).collect();
+    assert_eq!(sampled.len(), servers.len());
+    for span in servers {
+        let id = format!(
+            "00-{}-{}-03",
+            span.span_context.trace_id(),
+            span.span_context.span_id()
+        );
+        assert!(sampled.contains(&&id), "{id} was not what the layer said");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn roots_are_sampled_once_at_the_ratio_bridged() {
+    let t = Telemetry::install_with(half_provider);
+    let responses = roots(&app(HttpServerLayer::new().sampler(half())), 400).await;
+    assert_half_kept(&t, &responses);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn roots_are_sampled_once_at_the_ratio_direct() {
+    let t = Telemetry::install_with(half_provider);
+    let layer = HttpServerLayer::new()
+        .sampler(half())
+        .tracer_provider(&t.provider);
+    let responses = roots(&app(layer), 400).await;
+    assert_half_kept(&t, &responses);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_the_layer_sampler_the_provider_does_not_decide_again() {
+    // The provider's own sampler says no to everything: the layer's decision still holds for
+    // the spans the layer makes.
+    let t = Telemetry::install_with(|exporter| {
+        SdkTracerProvider::builder()
+            .with_id_generator(CallIdGenerator::new())
+            .with_sampler(LayerSampler::new(Sampler::AlwaysOff))
+            .with_simple_exporter(exporter)
+            .build()
+    });
+    let responses = roots(&app(HttpServerLayer::new()), 20).await;
+    assert!(responses.iter().all(|r| r.ends_with("-03")));
+    assert_eq!(t.spans().len(), 20);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sampled_roots_send_the_random_flag() {
+    let t = Telemetry::install();
+    for layer in [
+        HttpServerLayer::new(),
+        HttpServerLayer::new().tracer_provider(&t.provider),
+    ] {
+        let response = app(layer)
+            .oneshot(Request::get("/x").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let traceresponse = response.headers()["traceresponse"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let downstream = String::from_utf8_lossy(&body).into_owned();
+        assert!(traceresponse.ends_with("-03"), "{traceresponse}");
+        assert!(
+            downstream.ends_with("-03"),
+            "what the handler sends on: {downstream}"
+        );
+        // The handler's context is the server span's.
+        assert_eq!(downstream, traceresponse);
+    }
+    // A client call that starts a trace.
+    for layer in [
+        HttpClientLayer::new(),
+        HttpClientLayer::new().tracer_provider(&t.provider),
+    ] {
+        let svc = ServiceBuilder::new().layer(layer).service_fn(
+            |request: Request<Empty<Bytes>>| async move {
+                let sent = request.headers()["traceparent"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                Ok::<_, Infallible>(Response::new(sent))
+            },
+        );
+        let response = svc.oneshot(
+            Request::get("http://downstream/")
+                .body(Empty::new())
+                .unwrap(),
+        );
+        let body = response.await.unwrap().into_body().collect().await.unwrap();
+        let sent = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+        assert!(sent.ends_with("-03"), "{sent}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn grpc_roots_send_the_random_flag() {
+    let t = Telemetry::install();
+    let addr = serve_grpc(
+        tonic::transport::Server::builder()
+            .layer(GrpcServerLayer::new())
+            .add_service(echo_server()),
+    )
+    .await;
+    // A root at the server: what its handler sends on.
+    let mut plain = EchoClient::new(channel(addr).await);
+    let reply = plain
+        .unary(EchoRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reply.outgoing.ends_with("-03"), "{}", reply.outgoing);
+    // A root at the client: what it sends.
+    let layered = ServiceBuilder::new()
+        .layer(GrpcClientLayer::new().target(&format!("http://{addr}")))
+        .service(channel(addr).await);
+    let reply = EchoClient::new(layered)
+        .unary(EchoRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let sent = &reply.metadata["traceparent"];
+    assert!(sent.ends_with("-03"), "{sent}");
+    assert!(reply.outgoing.ends_with("-03"), "{}", reply.outgoing);
+    assert_eq!(t.wait_for(3).await.len(), 3);
+}
+
+fn b3() -> Propagator {
+    Propagator::from_formats([Format::TraceContext, Format::B3])
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_trusted_b3_deny_is_obeyed_and_forwarded() {
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route(
+            "/x",
+            get(|| async {
+                let mut headers = http::HeaderMap::new();
+                b3().inject_context(&opentelemetry::Context::current(), &mut headers);
+                format!(
+                    "{} {}",
+                    headers["b3"].to_str().unwrap(),
+                    outgoing_traceparent()
+                )
+            }),
+        )
+        .layer(HttpServerLayer::new().propagator(b3()));
+    for deny in [("b3", "0"), ("x-b3-sampled", "0")] {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/x")
+                    .header(deny.0, deny.1)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let sent = String::from_utf8_lossy(&body).into_owned();
+        let (b3, traceparent) = sent.split_once(' ').unwrap();
+        assert!(
+            b3.ends_with("-0"),
+            "{deny:?}: downstream must not sample: {b3}"
+        );
+        assert!(traceparent.ends_with("-02"), "{deny:?}: {traceparent}");
+    }
+    assert!(t.spans().is_empty(), "no span for a denied request");
+
+    // gRPC: the same deny in the metadata.
+    let addr = serve_grpc(
+        tonic::transport::Server::builder()
+            .layer(GrpcServerLayer::new().propagator(b3()))
+            .add_service(echo_server()),
+    )
+    .await;
+    let mut client = EchoClient::new(channel(addr).await);
+    let mut request = tonic::Request::new(EchoRequest::default());
+    request.metadata_mut().insert("b3", "0".parse().unwrap());
+    let reply = client.unary(request).await.unwrap().into_inner();
+    assert!(reply.outgoing.ends_with("-02"), "{}", reply.outgoing);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(t.spans().is_empty(), "no span for a denied call");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_deny_from_an_edge_caller_is_not_obeyed() {
+    // Under OwnSampling a caller can neither force sampling nor turn it off.
+    let t = Telemetry::install();
+    let app = Router::new().route("/x", get(|| async {})).layer(
+        HttpServerLayer::new()
+            .propagator(b3())
+            .trust_policy(tracewire_http::server::TrustPolicy::OwnSampling),
+    );
+    app.oneshot(
+        Request::get("/x")
+            .header("b3", "0")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.spans().len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_body_that_fails_makes_the_span_an_error() {
+    let t = Telemetry::install();
+    // A server whose body fails after its first chunk.
+    let failing = || {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"first")),
+            Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        ];
+        Body::from_stream(tokio_stream::iter(chunks))
+    };
+    let app = Router::new()
+        .route("/fail", get(move || async move { failing() }))
+        .layer(HttpServerLayer::new());
+    let response = app
+        .oneshot(Request::get("/fail").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(response.into_body().collect().await.is_err());
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1);
+    assert!(matches!(spans[0].status, Status::Error { .. }));
+    assert!(attr_str(&spans[0], "error.type").is_some());
+    assert!(spans[0].events.iter().any(|e| e.name == "exception"));
+
+    // A client whose response body fails while it is read.
+    let svc = ServiceBuilder::new()
+        .layer(HttpClientLayer::new())
+        .service_fn(move |_: Request<Empty<Bytes>>| async move {
+            Ok::<_, Infallible>(Response::new(failing()))
+        });
+    let parent = {
+        let mut h = http::HeaderMap::new();
+        h.insert("traceparent", traceparent("01").parse().unwrap());
+        Propagator::new().extract_context(&h, &opentelemetry::Context::new())
+    };
+    let _guard = parent.attach();
+    let response = svc
+        .oneshot(
+            Request::get("http://downstream/")
+                .body(Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(response.into_body().collect().await.is_err());
+    let spans = t.spans();
+    let client = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap();
+    assert!(matches!(client.status, Status::Error { .. }));
+    assert_eq!(attr_str(client, "error.type").as_deref(), Some("timeout"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_client_that_stops_reading_is_not_a_client_error() {
+    let t = Telemetry::install();
+    let mut svc = ServiceBuilder::new()
+        .layer(HttpClientLayer::new())
+        .service_fn(|_: Request<Empty<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Body::from_stream(tokio_stream::iter(vec![
+                Ok::<_, Infallible>(Bytes::from_static(b"a")),
+                Ok(Bytes::from_static(b"b")),
+            ]))))
+        });
+    let parent = {
+        let mut h = http::HeaderMap::new();
+        h.insert("traceparent", traceparent("01").parse().unwrap());
+        Propagator::new().extract_context(&h, &opentelemetry::Context::new())
+    };
+    let _guard = parent.attach();
+    let response = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(
+            Request::get("http://downstream/")
+                .body(Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    drop(response);
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].status, Status::Unset);
+    assert!(
+        spans[0]
+            .events
+            .iter()
+            .any(|e| e.name == "http.response.body.dropped")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_head_request_ends_with_its_headers() {
+    use tower::ServiceExt;
+    let t = Telemetry::install();
+    // A plain service whose body hyper would never poll for a HEAD request.
+    let svc = ServiceBuilder::new()
+        .layer(HttpServerLayer::new())
+        .service_fn(|_: Request<Body>| async {
+            Ok::<_, Infallible>(Response::new(Body::from_stream(tokio_stream::iter(vec![
+                Ok::<_, Infallible>(Bytes::from_static(b"never sent")),
+            ]))))
+        });
+    let response = svc
+        .oneshot(Request::head("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1, "ended with the headers");
+    assert_eq!(spans[0].status, Status::Unset);
+    drop(response);
+    assert_eq!(
+        t.spans()[0].status,
+        Status::Unset,
+        "dropping its body changes nothing"
+    );
+}
