@@ -404,3 +404,54 @@ async fn a_head_request_ends_with_its_headers() {
         "dropping its body changes nothing"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_oversized_tracestate_is_bounded_on_the_way_out() {
+    let _t = Telemetry::install();
+    // 32 valid members of 200 bytes: 6.5 KB a caller may send, which would push every
+    // downstream gRPC call's headers toward grpc-core's 8 KiB limit.
+    let long: Vec<String> = (0..32)
+        .map(|i| format!("k{i}={}", "v".repeat(196)))
+        .collect();
+    let incoming = long.join(",");
+    let ordinary = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    let app = Router::new()
+        .route(
+            "/x",
+            get(|| async {
+                let mut headers = http::HeaderMap::new();
+                Propagator::new().inject_context(&opentelemetry::Context::current(), &mut headers);
+                headers
+                    .get("tracestate")
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    for (sent, expect_whole) in [(incoming.as_str(), false), (ordinary, true)] {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/x")
+                    .header("traceparent", traceparent("01"))
+                    .header("tracestate", sent)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let out = String::from_utf8_lossy(&body).into_owned();
+        assert!(
+            out.len() <= Propagator::TRACE_STATE_LIMIT,
+            "{} bytes",
+            out.len()
+        );
+        if expect_whole {
+            assert_eq!(out, ordinary);
+        } else {
+            // The leftmost members are kept, whole.
+            assert!(out.starts_with(&long[0]), "{out}");
+        }
+    }
+}

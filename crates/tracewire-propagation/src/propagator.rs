@@ -426,6 +426,8 @@ struct Inner {
     needs_marks: bool,
     fields: Vec<Arc<dyn ErasedField>>,
     limits: BaggageLimits,
+    /// The longest `tracestate` written, in bytes.
+    trace_state_limit: usize,
     header_names: Vec<String>,
 }
 
@@ -537,6 +539,7 @@ impl Propagator {
                 formats,
                 fields,
                 limits,
+                trace_state_limit: Self::TRACE_STATE_LIMIT,
                 header_names,
             }),
         }
@@ -548,7 +551,49 @@ impl Propagator {
         fields: Vec<Arc<dyn ErasedField>>,
         limits: BaggageLimits,
     ) -> Self {
-        Self::build(formats, fields, limits)
+        let mut built = Self::build(formats, fields, limits);
+        if let Some(inner) = Arc::get_mut(&mut built.inner) {
+            inner.trace_state_limit = self.inner.trace_state_limit;
+        }
+        built
+    }
+
+    /// The default bound of the `tracestate` this propagator writes: 512 bytes, what W3C
+    /// Trace Context asks a participant that truncates to keep at least. Ordinary lists are
+    /// far shorter and pass whole.
+    pub const TRACE_STATE_LIMIT: usize = 512;
+
+    /// Bounds the `tracestate` this propagator writes to `bytes` (default
+    /// [`TRACE_STATE_LIMIT`](Self::TRACE_STATE_LIMIT)): a longer list is truncated in the
+    /// order W3C Trace Context gives (members over 128 bytes first, then from the right), so
+    /// that a caller's oversized list cannot make every downstream call's headers exceed a
+    /// server's limit (gRPC's default metadata limit is 8 KiB). What is read is not bounded
+    /// beyond the format's own rules.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use tracewire_propagation::Propagator;
+    ///
+    /// let p = Propagator::new().with_trace_state_limit(16);
+    /// let mut incoming = HeaderMap::new();
+    /// incoming.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    /// incoming.insert("tracestate", "a=1,b=2,c=333333,d=444444".parse().unwrap());
+    /// let cx = p.extract_context(&incoming, &opentelemetry::Context::new());
+    /// let mut outgoing = HeaderMap::new();
+    /// p.inject_context(&cx, &mut outgoing);
+    /// assert_eq!(outgoing["tracestate"], "a=1,b=2,c=333333");
+    /// ```
+    #[must_use]
+    pub fn with_trace_state_limit(self, bytes: usize) -> Self {
+        let mut built = self.rebuild(
+            self.inner.formats.clone(),
+            self.inner.fields.clone(),
+            self.inner.limits,
+        );
+        if let Some(inner) = Arc::get_mut(&mut built.inner) {
+            inner.trace_state_limit = bytes;
+        }
+        built
     }
 
     /// Adds a format after the configured ones.
@@ -869,10 +914,15 @@ impl Propagator {
                         carrier.set_value(&TRACEPARENT, p.to_header_value());
                         let has_state = sc.trace_state().into_iter().next().is_some()
                             || carried.is_some_and(|c| c.trace_state.is_some());
-                        if has_state
-                            && let Some(v) = trace_state_with(sc, carried).to_header_value()
-                        {
-                            carrier.set_value(&TRACESTATE, v);
+                        if has_state {
+                            let mut state = trace_state_with(sc, carried);
+                            let limit = self.inner.trace_state_limit;
+                            if state.header().len() > limit {
+                                state.to_mut().truncate_to(limit);
+                            }
+                            if let Some(v) = state.to_header_value() {
+                                carrier.set_value(&TRACESTATE, v);
+                            }
                         }
                     }
                 }

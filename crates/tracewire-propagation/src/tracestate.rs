@@ -227,6 +227,9 @@ impl TraceState {
         // of at most 513 bytes each fits in u16 offsets.
         let mut keys = [(0u16, 0u16); MAX_MEMBERS];
         let mut len = 0;
+        // Members seen, repeated ones included: a list of more than 32 is invalid whatever
+        // its keys.
+        let mut seen = 0;
         for field in fields {
             for member in field.as_ref().split(|&b| b == b',') {
                 let member = trim_ows(member);
@@ -234,7 +237,8 @@ impl TraceState {
                     continue;
                 }
                 let (key, _) = split_member(member)?;
-                if len == MAX_MEMBERS {
+                seen += 1;
+                if seen > MAX_MEMBERS {
                     return Err(TraceStateError::TooManyMembers);
                 }
                 let repeated = keys[..len].iter().any(|&(start, n)| {
@@ -495,6 +499,17 @@ mod tests {
         let s = TraceState::parse("a=1,b=2,a=3").unwrap();
         assert_eq!(s.header(), "a=1,b=2");
         assert_eq!(s.get("a"), Some("1"));
+    }
+
+    #[test]
+    fn repeated_members_count_toward_the_limit() {
+        let repeated = vec!["a=1"; 40].join(",");
+        assert_eq!(
+            TraceState::parse(&repeated),
+            Err(TraceStateError::TooManyMembers)
+        );
+        let thirty_two = vec!["a=1"; 32].join(",");
+        assert_eq!(TraceState::parse(&thirty_two).unwrap().header(), "a=1");
     }
 
     #[test]
