@@ -455,3 +455,97 @@ async fn an_oversized_tracestate_is_bounded_on_the_way_out() {
         }
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn known_methods_can_be_overridden_and_ipv6_addresses_lose_their_brackets() {
+    let t = Telemetry::install();
+    let propfind = http::Method::from_bytes(b"PROPFIND").unwrap();
+    for (layer, expected) in [
+        (HttpServerLayer::new(), ("_OTHER", "HTTP")),
+        (
+            HttpServerLayer::new().known_methods(["GET", "PROPFIND"]),
+            ("PROPFIND", "PROPFIND"),
+        ),
+    ] {
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_: Request<Body>| async {
+                Ok::<_, Infallible>(Response::new(Body::empty()))
+            });
+        let request = Request::builder()
+            .method(propfind.clone())
+            .uri("/files")
+            .header("host", "[::1]:8443")
+            .body(Body::empty())
+            .unwrap();
+        svc.oneshot(request).await.unwrap();
+        let spans = t.spans();
+        let span = spans.last().unwrap();
+        assert_eq!(
+            attr_str(span, "http.request.method").as_deref(),
+            Some(expected.0)
+        );
+        assert_eq!(span.name, expected.1);
+        assert_eq!(attr_str(span, "server.address").as_deref(), Some("::1"));
+        assert_eq!(
+            attr(span, "server.port"),
+            Some(&opentelemetry::Value::I64(8443))
+        );
+    }
+    // A client's IPv6 destination.
+    let parent = {
+        let mut h = http::HeaderMap::new();
+        h.insert("traceparent", traceparent("01").parse().unwrap());
+        Propagator::new().extract_context(&h, &opentelemetry::Context::new())
+    };
+    let _guard = parent.attach();
+    let svc = ServiceBuilder::new()
+        .layer(HttpClientLayer::new())
+        .service_fn(|_: Request<Empty<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+        });
+    svc.oneshot(
+        Request::get("http://[::1]:8080/x")
+            .body(Empty::new())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let spans = t.spans();
+    let client = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap();
+    assert_eq!(attr_str(client, "server.address").as_deref(), Some("::1"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_grpc_host_fallback_keeps_ipv6_whole() {
+    use tracewire_tonic::GrpcServerLayer;
+    let t = Telemetry::install();
+    let svc = ServiceBuilder::new()
+        .layer(GrpcServerLayer::new())
+        .service_fn(|_: Request<tonic::body::Body>| async {
+            let mut response = Response::new(tonic::body::Body::empty());
+            response
+                .headers_mut()
+                .insert("grpc-status", http::HeaderValue::from_static("0"));
+            Ok::<_, Infallible>(response)
+        });
+    let request = Request::post("/echo.Echo/Unary")
+        .header("host", "[::1]:50051")
+        .header("content-type", "application/grpc")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    svc.oneshot(request).await.unwrap();
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        attr_str(&spans[0], "server.address").as_deref(),
+        Some("::1")
+    );
+    assert_eq!(
+        attr(&spans[0], "server.port"),
+        Some(&opentelemetry::Value::I64(50051))
+    );
+}

@@ -77,6 +77,22 @@ macro_rules! span_options {
         }
 
         #[doc = concat!(
+            "The HTTP methods the spans know (default: the conventions' list, or ",
+            "`OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` when set); others are `_OTHER`, with ",
+            "`http.request.method_original`. A full override, as the conventions ask.\n\n",
+            "```\nuse ", $path, "::", stringify!($layer), ";\n\n",
+            "let layer = ", stringify!($layer), "::new().known_methods([\"GET\", \"PUT\", \"PROPFIND\", \"MKCOL\"]);\n```"
+        )]
+        pub fn known_methods<I, S>(mut self, methods: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: AsRef<str>,
+        {
+            self.config_mut().known_methods = crate::semconv::KnownMethods::new(methods);
+            self
+        }
+
+        #[doc = concat!(
             "Query parameters whose values are redacted (in `url.query` or `url.full`), beyond the ",
             "built-in list (`sig`, `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, ",
             "`X-Goog-Signature`, …).\n\n",

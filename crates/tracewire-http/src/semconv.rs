@@ -91,6 +91,97 @@ pub fn name_method(method: &Method) -> &'static str {
     }
 }
 
+/// The HTTP methods the layers know: the conventions' list by default, or a full override
+/// from `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (comma-separated, case-sensitive) or a
+/// layer's `known_methods`. A method outside the set is `_OTHER` (and `HTTP` in the span
+/// name), with `http.request.method_original`.
+///
+/// ```
+/// use http::Method;
+/// use tracewire_http::semconv::KnownMethods;
+///
+/// let webdav = KnownMethods::parse("GET,PUT,PROPFIND");
+/// let propfind = Method::from_bytes(b"PROPFIND").unwrap();
+/// assert_eq!(webdav.method(&propfind), ("PROPFIND", None));
+/// assert_eq!(webdav.method(&Method::POST), ("_OTHER", Some("POST")));
+/// assert_eq!(KnownMethods::default().method(&propfind), ("_OTHER", Some("PROPFIND")));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KnownMethods(Option<std::sync::Arc<[&'static str]>>);
+
+impl KnownMethods {
+    /// The variable that overrides the known methods.
+    pub const ENV: &'static str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
+
+    /// Exactly `methods` (a full override of the default list).
+    pub fn new<I, S>(methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self(Some(
+            methods
+                .into_iter()
+                .map(|m| m.as_ref().trim().to_owned())
+                .filter(|m| !m.is_empty())
+                .map(|m| intern_method(&m))
+                .collect(),
+        ))
+    }
+
+    /// A comma-separated list; empty means the default list.
+    pub fn parse(value: &str) -> Self {
+        if value.trim().is_empty() {
+            return Self::default();
+        }
+        Self::new(value.split(','))
+    }
+
+    /// From `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`, or the default list when it is unset.
+    pub fn from_env() -> Self {
+        std::env::var(Self::ENV)
+            .map(|v| Self::parse(&v))
+            .unwrap_or_default()
+    }
+
+    /// `http.request.method` and, for a method outside the set, the original.
+    pub fn method<'m>(&self, method: &'m Method) -> (&'static str, Option<&'m str>) {
+        match &self.0 {
+            None => self::method(method),
+            Some(known) => match known.iter().find(|k| **k == method.as_str()) {
+                Some(k) => (k, None),
+                None => ("_OTHER", Some(method.as_str())),
+            },
+        }
+    }
+
+    /// The method part of a span name: the method, or `HTTP` when it is `_OTHER`.
+    pub fn name_method(&self, method: &Method) -> &'static str {
+        match self.method(method).0 {
+            "_OTHER" => "HTTP",
+            known => known,
+        }
+    }
+}
+
+/// A configured method name for the life of the process: configuration, not requests,
+/// chooses them, and each distinct name is kept once.
+fn intern_method(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(found) = names.get(name) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
 /// `network.protocol.version`.
 pub fn protocol_version(version: Version) -> Option<&'static str> {
     Some(match version {

@@ -15,6 +15,7 @@ type UriPredicate = Arc<dyn Fn(&Uri) -> bool + Send + Sync>;
 pub(crate) struct ClientConfig {
     pub(crate) options: SpanOptions,
     pub(crate) sensitive_query_keys: Vec<String>,
+    pub(crate) known_methods: crate::semconv::KnownMethods,
     pub(crate) send_context_to: Option<UriPredicate>,
     pub(crate) send_baggage_to: Option<UriPredicate>,
 }
@@ -24,6 +25,7 @@ impl fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("options", &self.options)
             .field("sensitive_query_keys", &self.sensitive_query_keys)
+            .field("known_methods", &self.known_methods)
             .field(
                 "send_context_to",
                 &self.send_context_to.as_ref().map(|_| "predicate"),
@@ -69,6 +71,7 @@ impl HttpClientLayer {
             config: Arc::new(ClientConfig {
                 options: SpanOptions::new(),
                 sensitive_query_keys: Vec::new(),
+                known_methods: crate::semconv::KnownMethods::from_env(),
                 send_context_to: None,
                 send_baggage_to: None,
             }),

@@ -60,13 +60,13 @@ impl<'a> ClientInfo<'a> {
         extensions: &http::Extensions,
         config: &ClientConfig,
     ) -> Self {
-        let (method_name, method_original) = semconv::method(method);
+        let (method_name, method_original) = config.known_methods.method(method);
         let url_template = extensions.get::<UrlTemplate>().map(|t| t.0);
         let resend_count = extensions
             .get::<ResendCount>()
             .map(|c| c.0)
             .filter(|&c| c > 0);
-        let name_method = semconv::name_method(method);
+        let name_method = config.known_methods.name_method(method);
         let name = match url_template {
             Some(t) => format!("{name_method} {t}"),
             None => name_method.to_owned(),

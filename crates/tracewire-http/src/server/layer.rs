@@ -19,6 +19,9 @@ pub(crate) struct Config {
     pub(crate) trust: TrustPolicy,
     pub(crate) response_header: Option<ResponseHeader>,
     pub(crate) trusted_proxies: Vec<IpAddr>,
+    /// `url.scheme` when the request does not say (its URI has no scheme, no trusted proxy).
+    pub(crate) url_scheme: &'static str,
+    pub(crate) known_methods: crate::semconv::KnownMethods,
     pub(crate) request_headers: Vec<http::HeaderName>,
     pub(crate) response_headers: Vec<http::HeaderName>,
 }
@@ -31,6 +34,8 @@ impl fmt::Debug for Config {
             .field("trust", &self.trust)
             .field("response_header", &self.response_header)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("url_scheme", &self.url_scheme)
+            .field("known_methods", &self.known_methods)
             .field("request_headers", &self.request_headers)
             .field("response_headers", &self.response_headers)
             .finish()
@@ -46,6 +51,8 @@ impl Clone for Config {
             trust: self.trust,
             response_header: self.response_header.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            url_scheme: self.url_scheme,
+            known_methods: self.known_methods.clone(),
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
         }
@@ -83,6 +90,8 @@ impl HttpServerLayer {
                 trust: TrustPolicy::Trust,
                 response_header: None,
                 trusted_proxies: Vec::new(),
+                url_scheme: "http",
+                known_methods: crate::semconv::KnownMethods::from_env(),
                 request_headers: Vec::new(),
                 response_headers: Vec::new(),
             }),
@@ -142,6 +151,19 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
     /// ```
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.config_mut().trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// `url.scheme` for requests that do not say (default `http`): `https` for a server that
+    /// terminates TLS itself, whose requests arrive without a scheme in their URI.
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().url_scheme("https");
+    /// ```
+    pub fn url_scheme(mut self, scheme: &'static str) -> Self {
+        self.config_mut().url_scheme = scheme;
         self
     }
 

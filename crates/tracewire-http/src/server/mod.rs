@@ -145,29 +145,42 @@ impl<'a> RequestInfo<'a> {
         request: &'a Request<B>,
         trusted_proxies: &[IpAddr],
         sensitive_query_keys: &[String],
+        default_scheme: &'static str,
+        known_methods: &semconv::KnownMethods,
     ) -> Self {
-        let (method, method_original) = semconv::method(request.method());
+        let (method, method_original) = known_methods.method(request.method());
         let route = route(request);
-        let name_method = semconv::name_method(request.method());
+        let name_method = known_methods.name_method(request.method());
         let headers = request.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let peer = peer(request);
         let trusted = peer.is_some_and(|p| trusted_proxies.contains(&p.ip()));
         let forwarded = if trusted { header("forwarded") } else { None };
         let forwarded_param = |key: &str| forwarded.and_then(|f| forwarded_value(f, key));
+        // `X-Forwarded-*` lists grow by one entry per proxy: the first is the original
+        // client's request.
+        let x_forwarded = |name: &str| {
+            trusted
+                .then(|| header(name))
+                .flatten()
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
 
         let scheme = forwarded_param("proto")
-            .or_else(|| trusted.then(|| header("x-forwarded-proto")).flatten())
+            .or_else(|| x_forwarded("x-forwarded-proto"))
             .or_else(|| request.uri().scheme_str())
-            .unwrap_or("http");
+            .unwrap_or(default_scheme);
+        // The address and the port come from the same place.
         let host = forwarded_param("host")
-            .or_else(|| trusted.then(|| header("x-forwarded-host")).flatten())
+            .or_else(|| x_forwarded("x-forwarded-host"))
             .or_else(|| request.uri().authority().map(|a| a.as_str()))
             .or_else(|| header("host"));
         let (server_address, server_port) = match host {
             Some(h) => {
                 let (a, p) = semconv::host_and_port(h);
-                (Some(a), p.or_else(|| request.uri().port_u16()))
+                (Some(a), p)
             }
             None => (None, None),
         };
@@ -402,9 +415,10 @@ fn peer<B>(request: &Request<B>) -> Option<SocketAddr> {
     }
 }
 
-/// A parameter of the last element of a `Forwarded` header (RFC 7239), unquoted.
+/// A parameter of the first element of a `Forwarded` header (RFC 7239: each proxy appends
+/// one, so the first describes the original client's request), unquoted.
 fn forwarded_value<'h>(forwarded: &'h str, key: &str) -> Option<&'h str> {
-    forwarded.rsplit(',').next()?.split(';').find_map(|pair| {
+    forwarded.split(',').next()?.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
         k.trim()
             .eq_ignore_ascii_case(key)
@@ -485,8 +499,9 @@ mod tests {
             Some("example.com")
         );
         assert_eq!(
-            forwarded_value("for=1.2.3.4, for=5.6.7.8;proto=http", "proto"),
-            Some("http")
+            forwarded_value("for=1.2.3.4;proto=https, for=5.6.7.8;proto=http", "proto"),
+            Some("https"),
+            "the original client's element, not the last proxy's"
         );
     }
 
@@ -498,7 +513,7 @@ mod tests {
             .header("user-agent", "test/1")
             .body(())
             .unwrap();
-        let info = RequestInfo::new(&req, &[], &[]);
+        let info = RequestInfo::new(&req, &[], &[], "http", &Default::default());
         assert_eq!(info.name().to_string(), "HTTP");
         assert_eq!(info.method(), "_OTHER");
         assert_eq!(info.method_original, Some("PURGE"));
@@ -515,6 +530,42 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_values_come_from_the_original_request() {
+        let mut req = Request::builder()
+            .uri("/")
+            .header("host", "internal:8443")
+            .header("x-forwarded-proto", "https, http")
+            .header(
+                "forwarded",
+                "for=203.0.113.7;host=public.example;proto=https, for=10.0.0.1;host=mid:81",
+            )
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(PeerAddr("10.0.0.9:5000".parse().unwrap()));
+        let trusted = ["10.0.0.9".parse().unwrap(), "10.0.0.1".parse().unwrap()];
+        let info = RequestInfo::new(&req, &trusted, &[], "http", &Default::default());
+        assert_eq!(info.scheme, "https");
+        assert_eq!(info.server_address, Some("public.example"));
+        assert_eq!(
+            info.server_port, None,
+            "the port comes with the address, not from Host"
+        );
+        // A list in X-Forwarded-Proto: its first entry.
+        req.headers_mut().remove("forwarded");
+        let info = RequestInfo::new(&req, &trusted, &[], "http", &Default::default());
+        assert_eq!(info.scheme, "https");
+        assert_eq!(info.server_address, Some("internal"));
+        assert_eq!(info.server_port, Some(8443));
+        // A server terminating TLS itself says so.
+        req.headers_mut().remove("x-forwarded-proto");
+        assert_eq!(
+            RequestInfo::new(&req, &[], &[], "https", &Default::default()).scheme,
+            "https"
+        );
+    }
+
+    #[test]
     fn forwarded_headers_ignored_from_untrusted_peers() {
         let mut req = Request::builder()
             .uri("/")
@@ -526,12 +577,12 @@ mod tests {
             .unwrap();
         req.extensions_mut()
             .insert(PeerAddr("192.0.2.9:5000".parse().unwrap()));
-        let info = RequestInfo::new(&req, &[], &[]);
+        let info = RequestInfo::new(&req, &[], &[], "http", &Default::default());
         assert_eq!(info.client_address(), Some("192.0.2.9"));
         assert_eq!(info.scheme, "http");
         assert_eq!(info.server_address, Some("internal"));
         let trusted = ["192.0.2.9".parse().unwrap()];
-        let info = RequestInfo::new(&req, &trusted, &[]);
+        let info = RequestInfo::new(&req, &trusted, &[], "http", &Default::default());
         assert_eq!(info.client_address(), Some("203.0.113.7"));
         assert_eq!(info.scheme, "https");
         assert_eq!(info.server_address, Some("public.example"));

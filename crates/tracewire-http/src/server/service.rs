@@ -137,6 +137,8 @@ where
                     &request,
                     &config.trusted_proxies,
                     &config.sensitive_query_keys,
+                    config.url_scheme,
+                    &config.known_methods,
                 ),
                 make_span,
                 names: &config.names,
