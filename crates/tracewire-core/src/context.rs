@@ -35,6 +35,7 @@ impl Default for PropagatorChoice {
 impl PropagatorChoice {
     /// Extracts the incoming context from `headers`. With `forget_parent` (a new root), the
     /// parent is returned apart, for a link, and left out of the context.
+    #[inline]
     pub fn extract(
         &self,
         headers: &http::HeaderMap,
@@ -78,6 +79,7 @@ impl PropagatorChoice {
     }
 
     /// Writes `cx` into `headers`; baggage (and baggage-carried fields) only when `baggage`.
+    #[inline]
     pub fn inject(&self, cx: &Context, headers: &mut http::HeaderMap, baggage: bool) {
         match self {
             Self::Ours(p) => p.inject_context_with(cx, headers, baggage),
@@ -89,6 +91,7 @@ impl PropagatorChoice {
 
     /// Writes the context of `own`, a span id of ours under `cx`'s span (an unsampled call),
     /// without building a `Context` for it when the propagator is ours.
+    #[inline]
     pub fn inject_child(
         &self,
         cx: &Context,
@@ -119,6 +122,7 @@ pub enum Incoming {
 
 impl Incoming {
     /// The caller's span, when a valid one arrived.
+    #[inline]
     pub fn parent(&self) -> Option<TraceParent> {
         match self {
             Self::Ours(e) => e.parent().copied(),
@@ -127,6 +131,7 @@ impl Incoming {
     }
 
     /// Whether the caller said "do not sample" without sending ids (B3 `b3: 0`).
+    #[inline]
     pub fn is_denied(&self) -> bool {
         match self {
             Self::Ours(e) => e.is_denied(),
@@ -135,6 +140,7 @@ impl Incoming {
     }
 
     /// For a receiver that decides sampling itself: the parent's flag becomes the decision.
+    #[inline]
     pub fn set_parent_sampled(&mut self, sampled: bool) {
         match self {
             Self::Ours(e) => e.set_parent_sampled(sampled),
@@ -149,6 +155,7 @@ impl Incoming {
     }
 
     /// The incoming context, for a span's parent (or a filtered call).
+    #[inline]
     pub fn into_context(self) -> Context {
         match self {
             Self::Ours(e) => e.into_context(&Context::new()),
@@ -158,6 +165,7 @@ impl Incoming {
 
     /// A context whose span is `own`, a non-recording span of ours in the incoming trace;
     /// `state` replaces the tracestate when the sampler asked for one.
+    #[inline]
     pub fn into_child_context(self, own: TraceParent, state: Option<TraceState>) -> Context {
         match (self, state) {
             (Self::Ours(e), None) => e.into_child_context(&Context::new(), own),
@@ -177,6 +185,7 @@ impl Incoming {
 }
 
 /// `parent_cx` with `own` as its (non-recording) span, keeping the parent's tracestate.
+#[inline]
 pub fn child_of(parent_cx: Context, own: TraceParent) -> Context {
     let state = parent_cx.span().span_context().trace_state().clone();
     parent_cx.with_remote_span_context(SpanContext::new(

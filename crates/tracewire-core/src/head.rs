@@ -40,6 +40,7 @@ pub struct Head {
 impl Head {
     /// A call under `parent`; with `decide_as_root` the sampler ignores the parent (the
     /// [`TrustPolicy::OwnSampling`] policy).
+    #[inline]
     pub fn new(parent: Option<TraceParent>, decide_as_root: bool) -> Self {
         // A parent gives the trace id: only a span id is drawn then.
         let ids = match parent {
@@ -57,6 +58,7 @@ impl Head {
 
     /// An incoming call under `trust`. A trusted caller's B3 "deny" without ids (`b3: 0`)
     /// makes the call unsampled.
+    #[inline]
     pub fn incoming(incoming: &Incoming, trust: TrustPolicy) -> Self {
         let parent = incoming.parent();
         let mut head = Self::new(parent, trust == TrustPolicy::OwnSampling);
@@ -65,6 +67,7 @@ impl Head {
     }
 
     /// A call under the span of `cx` (a client call under the current context).
+    #[inline]
     pub fn current(cx: &Context) -> Self {
         Self::new(
             TraceParent::from_span_context(cx.span().span_context()),
@@ -73,11 +76,13 @@ impl Head {
     }
 
     /// Whether the call starts a trace.
+    #[inline]
     pub fn is_root(&self) -> bool {
         self.parent.is_none()
     }
 
     /// The call's own span id.
+    #[inline]
     pub fn span_id(&self) -> SpanId {
         self.span_id
     }
@@ -92,6 +97,7 @@ impl Head {
     }
 
     /// Asks the sampler, with the call's name and start attributes.
+    #[inline]
     pub fn decide(
         &self,
         sampler: &Decider,
@@ -110,6 +116,7 @@ impl Head {
 
     /// The span of an unsampled call: our own span id in the trace, the random flag kept (or
     /// set, for a trace we start).
+    #[inline]
     pub fn unsampled(&self) -> Option<TraceParent> {
         let flags = match self.parent {
             Some(p) => p.flags().to_u8() & FLAG_RANDOM,

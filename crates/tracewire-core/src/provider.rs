@@ -53,6 +53,7 @@ impl Drop for Preset {
 
 /// Runs `make` (which builds one SDK span) with `trace_id`, `span_id` and a "sampled"
 /// decision handed to the provider's [`CallIdGenerator`] and [`LayerSampler`].
+#[inline]
 pub(crate) fn with_preset<T>(
     trace_id: TraceId,
     span_id: SpanId,
@@ -67,8 +68,13 @@ pub(crate) fn with_preset<T>(
 
 /// Says once that a span made with preset ids got other ids: its provider has no
 /// [`CallIdGenerator`].
+#[inline]
 pub(crate) fn check_ids(made: SpanId, preset: SpanId) {
-    if made != preset && made != SpanId::INVALID && !WARNED.swap(true, Ordering::Relaxed) {
+    if made != preset
+        && made != SpanId::INVALID
+        && !WARNED.load(Ordering::Relaxed)
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
         tracing::warn!(
             target: "tracewire::provider",
             "the tracer provider draws its own ids: build it with \

@@ -85,6 +85,7 @@ impl Decider {
     }
 
     /// Decides without the request when the sampler does not need it.
+    #[inline]
     pub fn quick(&self, parent: Option<&TraceParent>) -> Option<bool> {
         match (self.kind, parent) {
             (Kind::AlwaysOn, _) => Some(true),
@@ -95,12 +96,14 @@ impl Decider {
     }
 
     /// Whether [`decide`](Self::decide) will look at the name and attributes.
+    #[inline]
     pub fn needs_request(&self) -> bool {
         self.kind != Kind::Ratio
     }
 
     /// Asks the sampler. `parent` is the context to decide under (`None` for a root
     /// decision); `name` and `attributes` are only read when [`needs_request`](Self::needs_request).
+    #[inline]
     pub fn decide(
         &self,
         parent: Option<&Context>,
@@ -120,6 +123,7 @@ impl Decider {
     }
 
     /// A decision without attributes or tracestate.
+    #[inline]
     pub fn plain(sampled: bool) -> Decision {
         Decision::plain(sampled)
     }

@@ -35,6 +35,7 @@ pub enum SampledSpan {
 
 impl SampledSpan {
     /// The span, as the hooks see it.
+    #[inline]
     pub fn handle(&self) -> RequestSpan<'_> {
         match self {
             Self::Tracing(span) => RequestSpan::tracing(span),
@@ -44,6 +45,7 @@ impl SampledSpan {
 
     /// Sets a string attribute. A bridged span records it as a `tracing` field, which the
     /// span must declare (the layers' spans declare every field they record).
+    #[inline]
     pub fn set_str(&self, key: &'static str, value: &str) {
         match self {
             Self::Tracing(span) => {
@@ -56,6 +58,7 @@ impl SampledSpan {
     }
 
     /// Sets a string attribute whose value lives for the whole program (no copy is made).
+    #[inline]
     pub fn set_static(&self, key: &'static str, value: &'static str) {
         match self {
             Self::Tracing(span) => {
@@ -66,6 +69,7 @@ impl SampledSpan {
     }
 
     /// Sets an integer attribute (a declared field of a bridged span).
+    #[inline]
     pub fn set_i64(&self, key: &'static str, value: i64) {
         match self {
             Self::Tracing(span) => {
@@ -123,11 +127,13 @@ impl SampledSpan {
     }
 
     /// Adds an event without attributes.
+    #[inline]
     pub fn add_event(&self, name: &'static str) {
         self.add_event_with(name, Vec::new());
     }
 
     /// Adds an event with attributes.
+    #[inline]
     pub fn add_event_with(&self, name: &'static str, attributes: Vec<KeyValue>) {
         match self {
             Self::Tracing(span) => span.add_event(name, attributes),
@@ -136,6 +142,7 @@ impl SampledSpan {
     }
 
     /// The context whose span this is: for injection and as the parent of calls made under it.
+    #[inline]
     pub fn context(&self) -> Context {
         match self {
             Self::Tracing(span) => span.context(),
@@ -144,6 +151,7 @@ impl SampledSpan {
     }
 
     /// Ends the span now.
+    #[inline]
     pub fn end(self) {
         match self {
             // Dropping the last handle closes the `tracing` span.

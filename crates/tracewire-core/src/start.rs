@@ -107,6 +107,7 @@ pub enum Outbound {
 impl Outbound {
     /// Writes the call's context into `headers` with `propagator`; baggage only when
     /// `baggage`.
+    #[inline]
     pub fn inject(
         &self,
         propagator: &PropagatorChoice,
@@ -128,6 +129,7 @@ impl Outbound {
     }
 
     /// The span, when the call is sampled.
+    #[inline]
     pub fn into_span(self) -> Option<SampledSpan> {
         match self {
             Self::Sampled { span, .. } => Some(span),
@@ -163,6 +165,7 @@ impl SpanOptions {
     /// Starts an incoming call: extracts the caller's context from `headers` under `trust`,
     /// decides sampling before any span, and returns the unsampled context or the span. A
     /// call that is not `traced` (a filter said no) keeps the caller's context.
+    #[inline]
     pub fn start_incoming<F: CallFacts>(
         &self,
         kind: SpanKind,
@@ -215,6 +218,7 @@ impl SpanOptions {
     /// Starts an outgoing call under `parent` (the current context): decides sampling before
     /// any span and returns the call's span or the span id it sends unsampled. A call that is
     /// not `traced` sends the parent context as it is.
+    #[inline]
     pub fn start_outgoing<F: CallFacts>(
         &self,
         kind: SpanKind,

@@ -4,7 +4,7 @@
 //! the variants so that drift cancels; the median requests per second of each variant, and the
 //! median over rounds of its ratio to the server without middleware in the same round.
 //!
-//! `cargo bench -p tracewire-http --bench loopback` (needs `wrk`: `apt-get install wrk`).
+//! `cargo bench -p tracewire-http --features axum --bench loopback` (needs `wrk`: `apt-get install wrk`).
 //! `LOOPBACK_ROUNDS` (default 6) and `LOOPBACK_SECONDS` (default 3) set the length. Sampled
 //! variants export through a batch processor to a no-op exporter. With `taskset` and two CPUs
 //! the servers run on the first and `wrk` on the second (`LOOPBACK_PIN=0` turns this off).

@@ -11,7 +11,7 @@
 //! variants under `AlwaysOff`, with our layer's sampler `AlwaysOff` too. Both subscribers are
 //! `tracing_subscriber::registry()` with `tracing-opentelemetry`'s layer only.
 //!
-//! `cargo bench -p tracewire-http --bench server` prints allocations per request first, and
+//! `cargo bench -p tracewire-http --features axum --bench server` prints allocations per request first, and
 //! after criterion's figures the targets measured in alternating rounds (the figures
 //! to quote on a machine whose speed drifts); `SERVER_BENCH_TARGETS_ONLY=1` prints only those.
 
