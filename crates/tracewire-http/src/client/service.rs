@@ -30,6 +30,44 @@ pub struct HttpClient<S, R, F> {
     pub(crate) filter: F,
 }
 
+impl<S> HttpClient<S, (), crate::filter::TraceAll> {
+    /// Wraps `inner` with the default settings (see [`HttpClientLayer::new`](super::HttpClientLayer::new)).
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use tracewire_http::client::HttpClient;
+    ///
+    /// let client = HttpClient::new(tower::service_fn(|_: http::Request<String>| async {
+    ///     Ok::<_, Infallible>(http::Response::new(String::new()))
+    /// }));
+    /// # let _ = client.get_ref();
+    /// ```
+    pub fn new(inner: S) -> Self {
+        tower::Layer::layer(&super::HttpClientLayer::new(), inner)
+    }
+
+    /// The layer that makes this service, to configure.
+    pub fn layer() -> super::HttpClientLayer {
+        super::HttpClientLayer::new()
+    }
+}
+impl<S, R, F> HttpClient<S, R, F> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
 impl<S: fmt::Debug, R, F> fmt::Debug for HttpClient<S, R, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")

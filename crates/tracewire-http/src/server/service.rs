@@ -91,6 +91,44 @@ impl<B, M: MakeSpan<B>> CallFacts for ServerFacts<'_, B, M> {
     }
 }
 
+impl<S: 'static> HttpServer<S, crate::hooks::DefaultMakeSpan, (), crate::filter::TraceAll> {
+    /// Wraps `inner` with the default settings (see [`HttpServerLayer::new`](super::HttpServerLayer::new)).
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use tracewire_http::server::HttpServer;
+    ///
+    /// let service = HttpServer::new(tower::service_fn(|_: http::Request<String>| async {
+    ///     Ok::<_, Infallible>(http::Response::new(String::new()))
+    /// }));
+    /// # let _ = service.get_ref();
+    /// ```
+    pub fn new(inner: S) -> Self {
+        tower::Layer::layer(&super::HttpServerLayer::new(), inner)
+    }
+
+    /// The layer that makes this service, to configure.
+    pub fn layer() -> super::HttpServerLayer {
+        super::HttpServerLayer::new()
+    }
+}
+impl<S, M, R, F> HttpServer<S, M, R, F> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
 impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpServer")

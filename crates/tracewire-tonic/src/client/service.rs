@@ -23,6 +23,34 @@ pub struct GrpcClient<S, F> {
     pub(crate) filter: F,
 }
 
+impl<S> GrpcClient<S, tracewire_core::filter::TraceAll> {
+    /// Wraps `inner` with the default settings (see [`GrpcClientLayer::new`](super::GrpcClientLayer::new)).
+    pub fn new(inner: S) -> Self {
+        tower::Layer::layer(&super::GrpcClientLayer::new(), inner)
+    }
+
+    /// The layer that makes this service, to configure.
+    pub fn layer() -> super::GrpcClientLayer {
+        super::GrpcClientLayer::new()
+    }
+}
+impl<S, F> GrpcClient<S, F> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
 impl<S: fmt::Debug, F> fmt::Debug for GrpcClient<S, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcClient")
