@@ -549,3 +549,76 @@ async fn the_grpc_host_fallback_keeps_ipv6_whole() {
         Some(&opentelemetry::Value::I64(50051))
     );
 }
+
+/// An event stream that never ends on its own.
+fn event_stream() -> Response<Body> {
+    let events = tokio_stream::StreamExt::throttle(
+        tokio_stream::iter(std::iter::repeat_with(|| {
+            Ok::<_, Infallible>(Bytes::from_static(b"data: tick\n\n"))
+        })),
+        Duration::from_millis(20),
+    );
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(events))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_event_stream_can_end_its_span_at_the_headers() {
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route("/events", get(|| async { event_stream() }))
+        .layer(HttpServerLayer::new().end_at_headers(|_, headers| {
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+        }));
+    let addr = serve(app).await;
+    let request = Request::get(format!("http://{addr}/events"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let mut body = client().request(request).await.unwrap().into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    // The stream goes on; the span has ended, without an error.
+    let spans = t.wait_for(1).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "GET /events");
+    assert_eq!(spans[0].status, Status::Unset);
+    assert!(body.frame().await.unwrap().unwrap().is_data());
+    drop(body);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        t.spans()[0].status,
+        Status::Unset,
+        "the later drop is not recorded"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_upgrade_ends_its_span_when_it_is_answered() {
+    let t = Telemetry::install();
+    // A 101 answer whose "body" would be the upgraded connection's bytes.
+    let svc = ServiceBuilder::new()
+        .layer(HttpServerLayer::new())
+        .service_fn(|_: Request<Body>| async {
+            let mut response = event_stream();
+            *response.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+            Ok::<_, Infallible>(response)
+        });
+    let request = Request::get("/ws")
+        .header(http::header::UPGRADE, "websocket")
+        .header(http::header::CONNECTION, "upgrade")
+        .body(Body::empty())
+        .unwrap();
+    let response = svc.oneshot(request).await.unwrap();
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1, "ended with the 101");
+    assert_eq!(spans[0].status, Status::Unset);
+    assert_eq!(
+        attr(&spans[0], "http.response.status_code"),
+        Some(&opentelemetry::Value::I64(101))
+    );
+    drop(response);
+}

@@ -24,6 +24,8 @@ pub(crate) struct Sampled<R> {
     pub(crate) start: Instant,
     /// The call ends with the response headers: no body follows them (a `HEAD` request).
     pub(crate) ends_at_headers: bool,
+    /// Which other responses end the call at their headers.
+    pub(crate) end_at_headers: Option<super::layer::EndAtHeaders>,
 }
 
 enum Mode<R> {
@@ -156,7 +158,13 @@ where
                         }
                         s.on_response
                             .on_response(&response, s.start.elapsed(), &handle);
-                        if s.ends_at_headers || no_body_follows(response.status()) {
+                        let status = response.status();
+                        if s.ends_at_headers
+                            || no_body_follows(status)
+                            || s.end_at_headers
+                                .as_ref()
+                                .is_some_and(|end| end(status, response.headers()))
+                        {
                             // Nothing more will be sent for this call: no body to wait for
                             // (hyper may never poll it), or a protocol switch.
                             s.span.end();

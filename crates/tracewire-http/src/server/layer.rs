@@ -11,6 +11,10 @@ use crate::filter::TraceAll;
 use crate::hooks::DefaultMakeSpan;
 use crate::semconv::SENSITIVE_HEADERS;
 
+/// Which responses end their call at the headers (see [`HttpServerLayer::end_at_headers`]).
+pub(crate) type EndAtHeaders =
+    Arc<dyn Fn(http::StatusCode, &http::HeaderMap) -> bool + Send + Sync>;
+
 /// Settings shared by every request (behind one `Arc`).
 pub(crate) struct Config {
     pub(crate) options: SpanOptions,
@@ -22,6 +26,7 @@ pub(crate) struct Config {
     /// `url.scheme` when the request does not say (its URI has no scheme, no trusted proxy).
     pub(crate) url_scheme: &'static str,
     pub(crate) known_methods: crate::semconv::KnownMethods,
+    pub(crate) end_at_headers: Option<EndAtHeaders>,
     pub(crate) request_headers: Vec<http::HeaderName>,
     pub(crate) response_headers: Vec<http::HeaderName>,
 }
@@ -36,6 +41,10 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("url_scheme", &self.url_scheme)
             .field("known_methods", &self.known_methods)
+            .field(
+                "end_at_headers",
+                &self.end_at_headers.as_ref().map(|_| "predicate"),
+            )
             .field("request_headers", &self.request_headers)
             .field("response_headers", &self.response_headers)
             .finish()
@@ -53,6 +62,7 @@ impl Clone for Config {
             trusted_proxies: self.trusted_proxies.clone(),
             url_scheme: self.url_scheme,
             known_methods: self.known_methods.clone(),
+            end_at_headers: self.end_at_headers.clone(),
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
         }
@@ -92,6 +102,7 @@ impl HttpServerLayer {
                 trusted_proxies: Vec::new(),
                 url_scheme: "http",
                 known_methods: crate::semconv::KnownMethods::from_env(),
+                end_at_headers: None,
                 request_headers: Vec::new(),
                 response_headers: Vec::new(),
             }),
@@ -151,6 +162,29 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
     /// ```
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.config_mut().trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Ends the span of a response `predicate` accepts when its headers are sent, instead of
+    /// when its body ends (the default): for Server-Sent Events and long polls, whose body
+    /// lasts as long as the client stays. The span then times the time to the headers.
+    /// Responses with no body to follow (`HEAD`, `101 Switching Protocols`, `204`, `304`)
+    /// always end at their headers.
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().end_at_headers(|_status, headers: &http::HeaderMap| {
+    ///     headers
+    ///         .get(http::header::CONTENT_TYPE)
+    ///         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+    /// });
+    /// ```
+    pub fn end_at_headers<P>(mut self, predicate: P) -> Self
+    where
+        P: Fn(http::StatusCode, &http::HeaderMap) -> bool + Send + Sync + 'static,
+    {
+        self.config_mut().end_at_headers = Some(Arc::new(predicate));
         self
     }
 

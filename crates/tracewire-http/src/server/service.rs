@@ -207,6 +207,7 @@ where
                         on_response: self.on_response.clone(),
                         start,
                         ends_at_headers,
+                        end_at_headers: config.end_at_headers.clone(),
                     },
                     own,
                     config,
