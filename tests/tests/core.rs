@@ -24,6 +24,13 @@ use tracewire_tests::grpc::{channel, echo_server, serve_grpc};
 use tracewire_tests::*;
 use tracewire_tonic::{GrpcClientLayer, GrpcServerLayer};
 
+/// A sampled incoming context with [`TRACE`] and [`SPAN`], for client calls under it.
+fn sampled_parent() -> opentelemetry::Context {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", traceparent("01").parse().unwrap());
+    Propagator::new().extract_context(&headers, &opentelemetry::Context::new())
+}
+
 fn half() -> Sampler {
     Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.5)))
 }
@@ -314,12 +321,7 @@ async fn a_body_that_fails_makes_the_span_an_error() {
         .service_fn(move |_: Request<Empty<Bytes>>| async move {
             Ok::<_, Infallible>(Response::new(failing()))
         });
-    let parent = {
-        let mut h = http::HeaderMap::new();
-        h.insert("traceparent", traceparent("01").parse().unwrap());
-        Propagator::new().extract_context(&h, &opentelemetry::Context::new())
-    };
-    let _guard = parent.attach();
+    let _guard = sampled_parent().attach();
     let response = svc
         .oneshot(
             Request::get("http://downstream/")
@@ -349,12 +351,7 @@ async fn a_client_that_stops_reading_is_not_a_client_error() {
                 Ok(Bytes::from_static(b"b")),
             ]))))
         });
-    let parent = {
-        let mut h = http::HeaderMap::new();
-        h.insert("traceparent", traceparent("01").parse().unwrap());
-        Propagator::new().extract_context(&h, &opentelemetry::Context::new())
-    };
-    let _guard = parent.attach();
+    let _guard = sampled_parent().attach();
     let response = svc
         .ready()
         .await
@@ -493,12 +490,7 @@ async fn known_methods_can_be_overridden_and_ipv6_addresses_lose_their_brackets(
         );
     }
     // A client's IPv6 destination.
-    let parent = {
-        let mut h = http::HeaderMap::new();
-        h.insert("traceparent", traceparent("01").parse().unwrap());
-        Propagator::new().extract_context(&h, &opentelemetry::Context::new())
-    };
-    let _guard = parent.attach();
+    let _guard = sampled_parent().attach();
     let svc = ServiceBuilder::new()
         .layer(HttpClientLayer::new())
         .service_fn(|_: Request<Empty<Bytes>>| async {
