@@ -147,6 +147,58 @@ fn async_stream(
     replies.chain(end)
 }
 
+/// The client of the `Echo` server through a client layer with hooks `R`, `F`, `Q`.
+pub type EchoThrough<R = (), F = tracewire_tonic::server::TraceAll, Q = ()> =
+    pb::echo_client::EchoClient<tracewire_tonic::client::GrpcClient<Channel, R, F, Q>>;
+
+/// A server with `layer` on 127.0.0.1:0, and a client to it through `client_layer`.
+pub async fn pair<R, F, Q, CR, CF, CQ>(
+    layer: tracewire_tonic::GrpcServerLayer<R, F, Q>,
+    client_layer: tracewire_tonic::GrpcClientLayer<CR, CF, CQ>,
+) -> (EchoThrough<CR, CF, CQ>, SocketAddr)
+where
+    R: tracewire_core::hooks::OnResponse<tonic::body::Body> + Clone + Send + Sync + 'static,
+    F: tracewire_core::filter::Filter<tonic::body::Body> + Clone + Send + Sync + 'static,
+    Q: tracewire_core::hooks::OnRequest<tonic::body::Body> + Clone + Send + Sync + 'static,
+    CR: tracewire_core::hooks::OnResponse<tonic::body::Body> + Clone,
+    CF: tracewire_core::filter::Filter<tonic::body::Body> + Clone,
+    CQ: tracewire_core::hooks::OnRequest<tonic::body::Body> + Clone,
+{
+    let addr = serve_grpc(
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(echo_server()),
+    )
+    .await;
+    let channel = tower::ServiceBuilder::new()
+        .layer(client_layer.target(&format!("http://{addr}")))
+        .service(channel(addr).await);
+    (pb::echo_client::EchoClient::new(channel), addr)
+}
+
+/// An incoming context with [`TRACE`](crate::TRACE)/[`SPAN`](crate::SPAN) and `flags`, plus
+/// optional headers (`tracestate`, `baggage`).
+pub fn parent(flags: &str, extra: &[(&str, &str)]) -> opentelemetry::Context {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", crate::traceparent(flags).parse().unwrap());
+    for (k, v) in extra {
+        headers.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    tracewire_propagation::Propagator::new()
+        .extract_context(&headers, &opentelemetry::Context::new())
+}
+
+/// An `Echo` request for `message`.
+pub fn request(message: &str) -> EchoRequest {
+    EchoRequest {
+        message: message.to_owned(),
+        ..Default::default()
+    }
+}
+
 /// A channel to `addr`.
 pub async fn channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))

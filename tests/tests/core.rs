@@ -44,7 +44,10 @@ fn half_provider(exporter: opentelemetry_sdk::trace::InMemorySpanExporter) -> Sd
         .build()
 }
 
-fn app(layer: HttpServerLayer) -> Router {
+fn app<M>(layer: HttpServerLayer<M>) -> Router
+where
+    M: tracewire_http::hooks::MakeSpan<Body> + Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/x", get(|| async { outgoing_traceparent() }))
         .layer(layer.response_header(ResponseHeader::TraceResponse))
@@ -132,11 +135,12 @@ async fn with_the_layer_sampler_the_provider_does_not_decide_again() {
 #[tokio::test(flavor = "current_thread")]
 async fn sampled_roots_send_the_random_flag() {
     let t = Telemetry::install();
-    for layer in [
-        HttpServerLayer::new(),
-        HttpServerLayer::new().tracer_provider(&t.provider),
+    // The two modes are two layer types: one router of each.
+    for app in [
+        app(HttpServerLayer::new()),
+        app(HttpServerLayer::new().tracer_provider(&t.provider)),
     ] {
-        let response = app(layer)
+        let response = app
             .oneshot(Request::get("/x").body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -613,4 +617,189 @@ async fn an_upgrade_ends_its_span_when_it_is_answered() {
         Some(&opentelemetry::Value::I64(101))
     );
     drop(response);
+}
+
+// ---- the end of a call: chosen per route, by the handler, a tunnel, a WebSocket -----------
+
+/// Fetches `path` from `addr` and reads one frame of the body, keeping the rest open.
+async fn first_frame(addr: std::net::SocketAddr, path: &str) -> hyper::body::Incoming {
+    let request = Request::get(format!("http://{addr}{path}"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let mut body = client().request(request).await.unwrap().into_body();
+    assert!(body.frame().await.unwrap().unwrap().is_data());
+    body
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn routes_chosen_by_template_end_at_their_headers() {
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route("/events/{topic}", get(|| async { event_stream() }))
+        .route("/other", get(|| async { event_stream() }))
+        .layer(HttpServerLayer::new().end_at_headers_on_routes(["/events/{topic}"]));
+    let addr = serve(app).await;
+    let events = first_frame(addr, "/events/news").await;
+    let spans = t.wait_for(1).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "GET /events/{topic}");
+    // Another route's stream keeps its span open until its body ends.
+    let other = first_frame(addr, "/other").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(t.spans().len(), 1, "/other is still open");
+    drop((events, other));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_handler_can_end_its_span_at_the_headers() {
+    use tracewire_http::server::EndAtHeaders;
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route(
+            "/events",
+            get(|| async {
+                let mut response = event_stream();
+                response.extensions_mut().insert(EndAtHeaders);
+                response
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let addr = serve(app).await;
+    let body = first_frame(addr, "/events").await;
+    let spans = t.wait_for(1).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].status, Status::Unset);
+    drop(body);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        t.spans()[0].status,
+        Status::Unset,
+        "the drop is not recorded"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_connect_tunnel_ends_its_span_when_it_is_answered() {
+    let t = Telemetry::install();
+    let svc = ServiceBuilder::new()
+        .layer(HttpServerLayer::new())
+        .service_fn(|request: Request<Body>| async move {
+            // A proxy answers 200 and the tunnel's bytes follow; a refusal has a body.
+            let mut response = event_stream();
+            if request.uri().authority().map(|a| a.as_str()) == Some("refused.example:443") {
+                *response.status_mut() = http::StatusCode::FORBIDDEN;
+            }
+            Ok::<_, Infallible>(response)
+        });
+    let connect = |authority: &str| Request::connect(authority).body(Body::empty()).unwrap();
+    let open = svc
+        .clone()
+        .oneshot(connect("db.example:443"))
+        .await
+        .unwrap();
+    assert_eq!(t.spans().len(), 1, "ended with the 200");
+    assert_eq!(t.spans()[0].name, "CONNECT");
+    let refused = svc.oneshot(connect("refused.example:443")).await.unwrap();
+    assert_eq!(t.spans().len(), 1, "a refusal's body is part of the call");
+    drop((open, refused));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_websocket_upgrade_through_axum_ends_its_span_when_it_is_answered() {
+    use axum::extract::ws::WebSocketUpgrade;
+    use futures_util::{SinkExt, StreamExt};
+
+    let t = Telemetry::install();
+    let app = Router::new()
+        .route(
+            "/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(message)) = socket.recv().await {
+                        if socket.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let addr = serve(app).await;
+    let (mut socket, response) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/ws"),
+        tokio::net::TcpStream::connect(addr).await.unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), http::StatusCode::SWITCHING_PROTOCOLS);
+    // The span has ended with the 101, while the connection is open and in use.
+    let spans = t.wait_for(1).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "GET /ws");
+    assert_eq!(
+        attr(&spans[0], "http.response.status_code"),
+        Some(&opentelemetry::Value::I64(101))
+    );
+    assert_eq!(spans[0].status, Status::Unset);
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text("ping"))
+        .await
+        .unwrap();
+    let echoed = socket.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "ping");
+    socket.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1, "nothing more");
+    assert_eq!(spans[0].status, Status::Unset, "closing is not an error");
+}
+
+// ---- http.route when the layer is outside the Router -------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_route_is_recorded_when_the_layer_is_outside_the_router() {
+    use tracewire_http::server::RecordRoute;
+    let t = Telemetry::install();
+    let router = || {
+        Router::new()
+            .route("/users/{id}", get(|| async { "alice" }))
+            .layer(RecordRoute::new())
+    };
+    let bridged = ServiceBuilder::new()
+        .layer(HttpServerLayer::new())
+        .service(router());
+    let direct = ServiceBuilder::new()
+        .layer(HttpServerLayer::new().tracer_provider(&t.provider))
+        .service(router());
+    for response in [
+        bridged
+            .oneshot(Request::get("/users/7").body(Body::empty()).unwrap())
+            .await
+            .unwrap(),
+        direct
+            .oneshot(Request::get("/users/8").body(Body::empty()).unwrap())
+            .await
+            .unwrap(),
+    ] {
+        response.into_body().collect().await.unwrap();
+    }
+    // Without it, the span has no route and is named by the method alone.
+    ServiceBuilder::new()
+        .layer(HttpServerLayer::new())
+        .service(Router::new().route("/users/{id}", get(|| async { "bob" })))
+        .oneshot(Request::get("/users/9").body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap();
+    let spans = t.wait_for(3).await;
+    assert_eq!(spans.len(), 3);
+    for span in &spans[..2] {
+        assert_eq!(span.name, "GET /users/{id}");
+        assert_eq!(attr_str(span, "http.route").as_deref(), Some("/users/{id}"));
+    }
+    assert_eq!(spans[2].name, "GET");
+    assert_eq!(attr(&spans[2], "http.route"), None);
 }

@@ -3,59 +3,20 @@
 
 use std::time::Duration;
 
+use opentelemetry::Value;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, Status as SpanStatus};
-use opentelemetry::{Context, Value};
 use opentelemetry_sdk::trace::SpanData;
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::{Channel, Server};
 use tower::ServiceBuilder;
-use tracewire_propagation::Propagator;
 use tracewire_tests::grpc::pb::echo_client::EchoClient;
 use tracewire_tests::grpc::pb::{EchoReply, EchoRequest};
-use tracewire_tests::grpc::{channel, echo_server, serve_grpc};
+use tracewire_tests::grpc::{channel, echo_server, pair, parent, request, serve_grpc};
 use tracewire_tests::{SPAN, TRACE, Telemetry, attr, attr_str, traceparent};
 use tracewire_tonic::server::TrustPolicy;
 use tracewire_tonic::{GrpcClientLayer, GrpcServerLayer, RpcConventions, TraceContextInterceptor};
-
-type Client =
-    EchoClient<tracewire_tonic::client::GrpcClient<Channel, tracewire_tonic::server::TraceAll>>;
-
-/// A server with `layer`, and a client through `client_layer`.
-async fn pair<F>(
-    layer: GrpcServerLayer<F>,
-    client_layer: GrpcClientLayer,
-) -> (Client, std::net::SocketAddr)
-where
-    F: tracewire_tonic::server::Filter<tonic::body::Body> + Clone + Send + Sync + 'static,
-{
-    let addr = serve_grpc(Server::builder().layer(layer).add_service(echo_server())).await;
-    let channel = ServiceBuilder::new()
-        .layer(client_layer.target(&format!("http://{addr}")))
-        .service(channel(addr).await);
-    (EchoClient::new(channel), addr)
-}
-
-/// An incoming context with [`TRACE`]/[`SPAN`] and `flags`, plus optional headers.
-fn parent(flags: &str, extra: &[(&str, &str)]) -> Context {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("traceparent", traceparent(flags).parse().unwrap());
-    for (k, v) in extra {
-        headers.insert(
-            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    Propagator::new().extract_context(&headers, &Context::new())
-}
-
-fn request(message: &str) -> EchoRequest {
-    EchoRequest {
-        message: message.to_owned(),
-        ..Default::default()
-    }
-}
 
 fn with_code(code: Code) -> EchoRequest {
     EchoRequest {

@@ -6,27 +6,29 @@ use http::Request;
 /// still flows to the calls its handler makes (and a client's filtered call still sends the
 /// current context).
 ///
-/// Any `Fn(&Request<B>) -> bool` is a filter (`true`: trace it).
+/// Any `FnMut(&Request<B>) -> bool` is a filter (`true`: trace it). It takes `&mut self`, as
+/// the other hooks do ([`OnRequest`](crate::hooks::OnRequest),
+/// [`OnResponse`](crate::hooks::OnResponse)), so a filter can keep state (a counter, say).
 ///
 /// ```
 /// use http::Request;
 /// use tracewire_core::filter::{Filter, TraceAll};
 ///
-/// let not_metrics = |request: &Request<()>| request.uri().path() != "/metrics";
+/// let mut not_metrics = |request: &Request<()>| request.uri().path() != "/metrics";
 /// let request = Request::get("/metrics").body(()).unwrap();
 /// assert!(!not_metrics.trace(&request));
 /// assert!(TraceAll.trace(&request));
 /// ```
 pub trait Filter<B> {
     /// Whether `request` is traced.
-    fn trace(&self, request: &Request<B>) -> bool;
+    fn trace(&mut self, request: &Request<B>) -> bool;
 }
 
 impl<B, F> Filter<B> for F
 where
-    F: Fn(&Request<B>) -> bool,
+    F: FnMut(&Request<B>) -> bool,
 {
-    fn trace(&self, request: &Request<B>) -> bool {
+    fn trace(&mut self, request: &Request<B>) -> bool {
         self(request)
     }
 }
@@ -37,7 +39,7 @@ pub struct TraceAll;
 
 impl<B> Filter<B> for TraceAll {
     #[inline]
-    fn trace(&self, _: &Request<B>) -> bool {
+    fn trace(&mut self, _: &Request<B>) -> bool {
         true
     }
 }

@@ -70,6 +70,7 @@ pub mod filter;
 #[cfg(feature = "fmt")]
 pub mod fmt;
 mod head;
+pub mod hooks;
 pub mod intern;
 mod mode;
 mod options;

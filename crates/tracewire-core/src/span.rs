@@ -223,7 +223,11 @@ impl<'a> RequestSpan<'a> {
         let name = name.into();
         match &self.0 {
             SpanRef::Tracing(span) => {
+                // Before the OpenTelemetry span exists the field renames it; once it exists
+                // (the layers make it when the call starts, for its context) the bridge
+                // ignores `otel.name`, so the span is renamed directly.
                 span.record("otel.name", name.as_ref());
+                span.context().span().update_name(name);
             }
             SpanRef::Otel(cx) => cx.span().update_name(name),
         }

@@ -50,7 +50,7 @@ impl SkipHealthChecks {
 }
 
 impl<B> Filter<B> for SkipHealthChecks {
-    fn trace(&self, request: &Request<B>) -> bool {
+    fn trace(&mut self, request: &Request<B>) -> bool {
         !self.skips(request.uri().path())
     }
 }

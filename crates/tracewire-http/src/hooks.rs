@@ -1,18 +1,57 @@
 //! Hooks that customise the spans, in the style of tower-http's `trace` module: traits with a
 //! default implementation, a blanket implementation for closures, and `()` as the no-op.
+//! [`OnRequest`], [`OnResponse`] and [`Filter`](crate::filter::Filter) are the core's, taken by
+//! every layer (HTTP and gRPC) in both span modes; [`MakeSpan`] is the HTTP server's maker of
+//! the bridged `tracing` span.
 
-use std::time::Duration;
-
-use http::{Request, Response};
+use http::Request;
 use tracing::Span;
 
 use crate::server::RequestInfo;
 
 pub use tracewire_core::RequestSpan;
+pub use tracewire_core::hooks::{OnRequest, OnResponse};
 
 /// Creates the `tracing` span of a sampled request. Runs once per sampled request, before the
-/// inner service is called; unsampled and filtered requests get no span, and neither do
-/// requests in the direct mode ([`HttpServerLayer::tracer_provider`](crate::server::HttpServerLayer::tracer_provider)).
+/// inner service is called; unsampled and filtered requests get no span. A layer with a span
+/// maker of its own has no `tracer_provider` (the direct mode makes no `tracing` span), and a
+/// layer in the direct mode has no `make_span_with`: the combination does not compile.
+/// [`OnRequest`] renames the span or adds attributes in both modes.
+///
+/// The direct mode and a span maker do not combine, in either order:
+///
+/// ```compile_fail
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use tracewire_http::server::{HttpServerLayer, RequestInfo};
+///
+/// let provider = SdkTracerProvider::builder().build();
+/// let layer = HttpServerLayer::new()
+///     .tracer_provider(&provider)
+///     .make_span_with(|_: &http::Request<()>, info: &RequestInfo<'_>| info.default_span());
+/// ```
+///
+/// ```compile_fail
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use tracewire_http::server::{HttpServerLayer, RequestInfo};
+///
+/// let provider = SdkTracerProvider::builder().build();
+/// let layer = HttpServerLayer::new()
+///     .make_span_with(|_: &http::Request<()>, info: &RequestInfo<'_>| info.default_span())
+///     .tracer_provider(&provider);
+/// ```
+///
+/// Each alone compiles:
+///
+/// ```
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use tracewire_http::server::{HttpServerLayer, RequestInfo};
+///
+/// let provider = SdkTracerProvider::builder().build();
+/// let direct = HttpServerLayer::new().tracer_provider(&provider);
+/// let bridged = HttpServerLayer::new()
+///     .make_span_with(|_: &http::Request<()>, info: &RequestInfo<'_>| info.default_span());
+/// # let _ = (direct, bridged);
+/// ```
 ///
 /// The span must declare the fields the layer records later (`http.response.status_code`,
 /// `error.type`, `otel.status_code`) for them to be exported; starting from
@@ -54,45 +93,18 @@ where
     }
 }
 
-/// Runs when the response headers are ready, for sampled requests: add attributes from the
-/// response (`user.id` set by the handler in an extension, say) or rename the span. `latency`
-/// is the time from the request to the response headers; the span itself lasts until the
-/// body ends.
-///
-/// ```
-/// use std::time::Duration;
-/// use http::Response;
-/// use opentelemetry::KeyValue;
-/// use tracewire_http::hooks::RequestSpan;
-/// use tracewire_http::server::HttpServerLayer;
-///
-/// #[derive(Clone)]
-/// struct UserId(String);
-///
-/// let layer = HttpServerLayer::new().on_response(
-///     |response: &Response<axum::body::Body>, _latency: Duration, span: &RequestSpan<'_>| {
-///         if let Some(user) = response.extensions().get::<UserId>() {
-///             span.set_attribute(KeyValue::new("user.id", user.0.clone()));
-///         }
-///     },
-/// );
-/// # let _ = layer;
-/// ```
-pub trait OnResponse<B> {
-    /// Called with the response, its latency and the span.
-    fn on_response(&mut self, response: &Response<B>, latency: Duration, span: &RequestSpan<'_>);
-}
+/// The span maker of a layer in the direct mode
+/// ([`HttpServerLayer::tracer_provider`](crate::server::HttpServerLayer::tracer_provider)): the
+/// span is made with the tracer, from the same name and attributes as the default `tracing`
+/// span. A layer in this state has no `make_span_with` (a `tracing` span maker would have no
+/// effect there); use [`on_request`](crate::server::HttpServerLayer::on_request), which works
+/// in both modes, to rename the span or add attributes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectSpans;
 
-impl<B> OnResponse<B> for () {
-    #[inline]
-    fn on_response(&mut self, _: &Response<B>, _: Duration, _: &RequestSpan<'_>) {}
-}
-
-impl<B, F> OnResponse<B> for F
-where
-    F: FnMut(&Response<B>, Duration, &RequestSpan<'_>),
-{
-    fn on_response(&mut self, response: &Response<B>, latency: Duration, span: &RequestSpan<'_>) {
-        self(response, latency, span);
+impl<B> MakeSpan<B> for DirectSpans {
+    fn make_span(&mut self, _request: &Request<B>, info: &RequestInfo<'_>) -> Span {
+        // Not called: the core makes a direct span without asking for a `tracing` one.
+        info.default_span()
     }
 }

@@ -29,36 +29,6 @@ macro_rules! span_options {
         }
 
         #[doc = concat!(
-            "Makes the spans of sampled requests directly with `provider`'s tracer instead of as ",
-            "bridged `tracing` spans: the cheaper path, measured in the benchmarks.\n\n",
-            "What changes: the span is an OpenTelemetry span of its own (no `tracing` span). The ",
-            "request's context is current while the inner service runs, so `tracing` spans made ",
-            "inside it become its children, log lines carry its ids with ",
-            "`tracewire_core::fmt::TraceIdFormat` (feature `fmt`), and log events become span ",
-            "events with `tracewire_core::events::SpanEventsLayer` (feature `events`). Build the ",
-            "provider with `tracewire_core::provider::CallIdGenerator` so the span gets the ids its ",
-            "sampling decision was made on.\n\n",
-            "```\nuse opentelemetry_sdk::trace::SdkTracerProvider;\n",
-            "use tracewire_core::provider::CallIdGenerator;\n",
-            "use ", $path, "::", stringify!($layer), ";\n\n",
-            "let provider = SdkTracerProvider::builder().with_id_generator(CallIdGenerator::new()).build();\n",
-            "let layer = ", stringify!($layer), "::new().tracer_provider(&provider);\n```"
-        )]
-        pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-        where
-            P: ::opentelemetry::trace::TracerProvider,
-            P::Tracer: Send + Sync + 'static,
-            <P::Tracer as ::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-        {
-            self.options_mut().set_tracer_provider(
-                provider,
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION"),
-            );
-            self
-        }
-
-        #[doc = concat!(
             "Decides which requests are sampled, before any span is created (default ",
             "`ParentBased(AlwaysOn)`: a caller's or parent's decision is followed). Any ",
             "`opentelemetry_sdk` sampler works; the SDK's own decide without building the ",
@@ -111,3 +81,41 @@ macro_rules! span_options {
 }
 
 pub(crate) use span_options;
+
+/// `tracer_provider`, for a layer whose spans have no other maker (the HTTP client).
+macro_rules! tracer_provider_option {
+    ($path:literal, $layer:ident) => {
+        #[doc = concat!(
+            "Makes the spans of sampled requests directly with `provider`'s tracer instead of as ",
+            "bridged `tracing` spans: the cheaper path, measured in the benchmarks.\n\n",
+            "What changes: the span is an OpenTelemetry span of its own (no `tracing` span). The ",
+            "request's context is current while the inner service runs, so `tracing` spans made ",
+            "inside it become its children, log lines carry its ids with ",
+            "`tracewire_core::fmt::TraceIdFormat` (feature `fmt`), and log events become span ",
+            "events with `tracewire_core::events::SpanEventsLayer` (feature `events`). Build the ",
+            "provider with `tracewire_core::provider::CallIdGenerator` so the span gets the ids its ",
+            "sampling decision was made on.\n\n",
+            "```\nuse opentelemetry_sdk::trace::SdkTracerProvider;\n",
+            "use tracewire_core::provider::CallIdGenerator;\n",
+            "use ", $path, "::", stringify!($layer), ";\n\n",
+            "let provider = SdkTracerProvider::builder().with_id_generator(CallIdGenerator::new()).build();\n",
+            "let layer = ", stringify!($layer), "::new().tracer_provider(&provider);\n```"
+        )]
+        pub fn tracer_provider<P>(mut self, provider: &P) -> Self
+        where
+            P: ::opentelemetry::trace::TracerProvider,
+            P::Tracer: Send + Sync + 'static,
+            <P::Tracer as ::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+        {
+            self.options_mut().set_tracer_provider(
+                provider,
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            );
+            self
+        }
+
+    };
+}
+
+pub(crate) use tracer_provider_option;

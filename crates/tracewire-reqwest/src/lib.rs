@@ -56,7 +56,7 @@ impl TracingMiddleware {
 
     /// With the options of `layer` (propagator, sampler, span mode, where context and
     /// baggage go, redaction).
-    pub fn from_layer<R, F>(layer: &HttpClientLayer<R, F>) -> Self {
+    pub fn from_layer<R, F, Q>(layer: &HttpClientLayer<R, F, Q>) -> Self {
         Self {
             tracer: layer.tracer(),
         }

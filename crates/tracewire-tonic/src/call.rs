@@ -156,6 +156,8 @@ pub(crate) struct Call {
     conventions: RpcConventions,
     /// The caller's deadline (`grpc-timeout`), to tell an expired call from a cancelled one.
     deadline: Option<Instant>,
+    /// When the call started (for the response hook's latency).
+    pub(crate) start: Instant,
 }
 
 impl Call {
@@ -170,7 +172,14 @@ impl Call {
             side,
             conventions,
             deadline,
+            start: Instant::now(),
         }
+    }
+
+    /// The caller's deadline.
+    pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Records the status: `rpc.response.status_code` (or `rpc.grpc.status_code`), and for

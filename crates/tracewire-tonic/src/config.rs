@@ -7,6 +7,16 @@ use tracewire_core::{SpanOptions, TrustPolicy};
 
 use crate::semconv::RpcConventions;
 
+/// Which calls get baggage (see `GrpcClientLayer::send_baggage_to`).
+#[derive(Clone)]
+pub(crate) struct UriPredicate(pub(crate) Arc<dyn Fn(&http::Uri) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for UriPredicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("predicate")
+    }
+}
+
 /// Settings shared by every call.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -21,6 +31,8 @@ pub(crate) struct Config {
     pub(crate) message_events: bool,
     /// Client: send baggage (and baggage-carried fields) with the context.
     pub(crate) send_baggage: bool,
+    /// Client: send baggage to the calls this accepts (beside `send_baggage`).
+    pub(crate) send_baggage_to: Option<UriPredicate>,
     /// Client: `server.address` and `server.port` when the request URI has no authority.
     pub(crate) target: Option<(String, Option<u16>)>,
 }
@@ -35,8 +47,15 @@ impl Config {
             trace_builtin: false,
             message_events: false,
             send_baggage: false,
+            send_baggage_to: None,
             target: None,
         }
+    }
+
+    /// Whether a client call to `uri` carries baggage.
+    #[inline]
+    pub(crate) fn sends_baggage(&self, uri: &http::Uri) -> bool {
+        self.send_baggage || self.send_baggage_to.as_ref().is_some_and(|p| (p.0)(uri))
     }
 
     /// Whether a call to `path` gets a span, before the user's filter.

@@ -153,9 +153,7 @@ impl Inventory for Stock {
 
 #[derive(Clone)]
 struct Frontend {
-    inventory: InventoryClient<
-        tracewire::grpc::client::GrpcClient<Channel, tracewire::grpc::server::TraceAll>,
-    >,
+    inventory: InventoryClient<tracewire::grpc::client::GrpcClient<Channel>>,
     payments: reqwest_middleware::ClientWithMiddleware,
     payments_url: String,
 }

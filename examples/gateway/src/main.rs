@@ -9,14 +9,13 @@ use axum::routing::get;
 use tonic::transport::{Channel, Server};
 use tower::ServiceBuilder;
 use tracewire::grpc::client::GrpcClient;
-use tracewire::grpc::server::TraceAll;
 use tracewire::grpc::{GrpcClientLayer, GrpcServerLayer};
 use tracewire::http::HttpServerLayer;
 use tracewire::init::{Exporter, Setup};
 
 use example_greeter::{GreeterClient, GreeterServer, Hello, HelloRequest, serve};
 
-type Backend = GreeterClient<GrpcClient<Channel, TraceAll>>;
+type Backend = GreeterClient<GrpcClient<Channel>>;
 
 /// The gateway's handler: the request's context is current here, so the gRPC call continues
 /// the HTTP request's trace.

@@ -51,10 +51,15 @@ impl ClientConfig {
 /// Traces every request sent through the client it wraps: see the [module docs](super).
 #[derive(Clone)]
 #[must_use]
-pub struct HttpClientLayer<R = (), F = TraceAll> {
+///
+/// Generic over its hooks: `R` runs on the response ([`OnResponse`](crate::hooks::OnResponse)),
+/// `F` filters requests ([`Filter`](crate::filter::Filter)), `Q` runs on the request once its
+/// span exists ([`OnRequest`](crate::hooks::OnRequest)).
+pub struct HttpClientLayer<R = (), F = TraceAll, Q = ()> {
     pub(crate) config: Arc<ClientConfig>,
     pub(crate) on_response: R,
     pub(crate) filter: F,
+    pub(crate) on_request: Q,
 }
 
 impl Default for HttpClientLayer {
@@ -77,11 +82,12 @@ impl HttpClientLayer {
             }),
             on_response: (),
             filter: TraceAll,
+            on_request: (),
         }
     }
 }
 
-impl<R, F> HttpClientLayer<R, F> {
+impl<R, F, Q> HttpClientLayer<R, F, Q> {
     fn config_mut(&mut self) -> &mut ClientConfig {
         Arc::make_mut(&mut self.config)
     }
@@ -91,6 +97,7 @@ impl<R, F> HttpClientLayer<R, F> {
     }
 
     crate::options::span_options!("tracewire_http::client", HttpClientLayer);
+    crate::options::tracer_provider_option!("tracewire_http::client", HttpClientLayer);
 
     /// Sends trace context only to the destinations `predicate` accepts (default: all).
     ///
@@ -125,6 +132,22 @@ impl<R, F> HttpClientLayer<R, F> {
         self
     }
 
+    /// Sends baggage to every destination (`true`) or to none (`false`, the default): the
+    /// same as [`send_baggage_to`](Self::send_baggage_to) with a predicate that says so, and
+    /// the same shape as the gRPC layers' `send_baggage`.
+    ///
+    /// ```
+    /// use tracewire_http::client::HttpClientLayer;
+    ///
+    /// // A client that only ever talks to the service's own backends.
+    /// let layer = HttpClientLayer::new().send_baggage(true);
+    /// ```
+    pub fn send_baggage(mut self, enabled: bool) -> Self {
+        self.config_mut().send_baggage_to =
+            enabled.then(|| Arc::new(|_: &Uri| true) as UriPredicate);
+        self
+    }
+
     /// The layer's logic for HTTP clients that are not tower services (see
     /// [`ClientTracer`](super::ClientTracer)).
     pub fn tracer(&self) -> super::ClientTracer {
@@ -135,27 +158,53 @@ impl<R, F> HttpClientLayer<R, F> {
 
     /// Runs when the response headers arrive, for sampled requests (see
     /// [`OnResponse`](crate::hooks::OnResponse)).
-    pub fn on_response<R2>(self, on_response: R2) -> HttpClientLayer<R2, F> {
+    pub fn on_response<R2>(self, on_response: R2) -> HttpClientLayer<R2, F, Q> {
         HttpClientLayer {
             config: self.config,
             on_response,
             filter: self.filter,
+            on_request: self.on_request,
+        }
+    }
+
+    /// Runs when a sampled request's span exists, before the request is sent, in both span
+    /// modes (see [`OnRequest`](crate::hooks::OnRequest)). The context headers are already
+    /// in the request.
+    ///
+    /// ```
+    /// use http::Request;
+    /// use opentelemetry::KeyValue;
+    /// use tracewire_http::client::HttpClientLayer;
+    /// use tracewire_http::hooks::RequestSpan;
+    ///
+    /// let layer = HttpClientLayer::new().on_request(|request: &Request<String>, span: &RequestSpan<'_>| {
+    ///     span.set_attribute(KeyValue::new("app.body_len", request.body().len() as i64));
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_request<Q2>(self, on_request: Q2) -> HttpClientLayer<R, F, Q2> {
+        HttpClientLayer {
+            config: self.config,
+            on_response: self.on_response,
+            filter: self.filter,
+            on_request,
         }
     }
 
     /// Makes spans only for the requests `filter` accepts; the others still carry the
     /// context (see [`Filter`](crate::filter::Filter)).
-    pub fn filter<F2>(self, filter: F2) -> HttpClientLayer<R, F2> {
+    pub fn filter<F2>(self, filter: F2) -> HttpClientLayer<R, F2, Q> {
         HttpClientLayer {
             config: self.config,
             on_response: self.on_response,
             filter,
+            on_request: self.on_request,
         }
     }
 }
 
-impl<S, R: Clone, F: Clone> Layer<S> for HttpClientLayer<R, F> {
-    type Service = HttpClient<S, R, F>;
+impl<S, R: Clone, F: Clone, Q: Clone> Layer<S> for HttpClientLayer<R, F, Q> {
+    type Service = HttpClient<S, R, F, Q>;
 
     fn layer(&self, inner: S) -> Self::Service {
         HttpClient {
@@ -163,16 +212,18 @@ impl<S, R: Clone, F: Clone> Layer<S> for HttpClientLayer<R, F> {
             config: self.config.clone(),
             on_response: self.on_response.clone(),
             filter: self.filter.clone(),
+            on_request: self.on_request.clone(),
         }
     }
 }
 
-impl<R, F> fmt::Debug for HttpClientLayer<R, F> {
+impl<R, F, Q> fmt::Debug for HttpClientLayer<R, F, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClientLayer")
             .field("config", &self.config)
             .field("on_response", &std::any::type_name::<R>())
             .field("filter", &std::any::type_name::<F>())
+            .field("on_request", &std::any::type_name::<Q>())
             .finish()
     }
 }

@@ -16,18 +16,19 @@ use super::future::ResponseFuture;
 use super::layer::ClientConfig;
 use super::{ResendCount, UrlTemplate, port, redacted_url};
 use crate::filter::Filter;
-use crate::hooks::OnResponse;
+use crate::hooks::{OnRequest, OnResponse};
 use crate::semconv;
 
 const RESEND_COUNT: &str = "http.request.resend_count";
 
 /// The service made by [`HttpClientLayer`](super::HttpClientLayer).
 #[derive(Clone)]
-pub struct HttpClient<S, R, F> {
+pub struct HttpClient<S, R, F, Q = ()> {
     pub(crate) inner: S,
     pub(crate) config: Arc<ClientConfig>,
     pub(crate) on_response: R,
     pub(crate) filter: F,
+    pub(crate) on_request: Q,
 }
 
 impl<S> HttpClient<S, (), crate::filter::TraceAll> {
@@ -51,7 +52,7 @@ impl<S> HttpClient<S, (), crate::filter::TraceAll> {
         super::HttpClientLayer::new()
     }
 }
-impl<S, R, F> HttpClient<S, R, F> {
+impl<S, R, F, Q> HttpClient<S, R, F, Q> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -68,13 +69,14 @@ impl<S, R, F> HttpClient<S, R, F> {
     }
 }
 
-impl<S: fmt::Debug, R, F> fmt::Debug for HttpClient<S, R, F> {
+impl<S: fmt::Debug, R, F, Q> fmt::Debug for HttpClient<S, R, F, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
             .field("inner", &self.inner)
             .field("config", &self.config)
             .field("on_response", &std::any::type_name::<R>())
             .field("filter", &std::any::type_name::<F>())
+            .field("on_request", &std::any::type_name::<Q>())
             .finish()
     }
 }
@@ -339,12 +341,13 @@ impl ClientConfig {
     }
 }
 
-impl<S, R, F, ReqBody, ResBody> Service<Request<ReqBody>> for HttpClient<S, R, F>
+impl<S, R, F, Q, ReqBody, ResBody> Service<Request<ReqBody>> for HttpClient<S, R, F, Q>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: fmt::Display + 'static,
     R: OnResponse<ResBody> + Clone,
     F: Filter<ReqBody>,
+    Q: OnRequest<ReqBody>,
     ResBody: http_body::Body,
     ResBody::Error: fmt::Display + 'static,
 {
@@ -367,7 +370,11 @@ where
             &mut parts.headers,
             traced,
         );
-        let future = self.inner.call(Request::from_parts(parts, body));
+        let request = Request::from_parts(parts, body);
+        if let Some(ClientSpan { span, .. }) = &begun {
+            self.on_request.on_request(&request, &span.handle());
+        }
+        let future = self.inner.call(request);
         match begun {
             Some(ClientSpan { span, start }) => {
                 ResponseFuture::sampled(future, span, self.on_response.clone(), start)

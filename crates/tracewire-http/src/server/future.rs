@@ -22,8 +22,8 @@ pub(crate) struct Sampled<R> {
     pub(crate) span: SampledSpan,
     pub(crate) on_response: R,
     pub(crate) start: Instant,
-    /// The call ends with the response headers: no body follows them (a `HEAD` request).
-    pub(crate) ends_at_headers: bool,
+    /// Where the call ends, as far as the request says.
+    pub(crate) ends_at_headers: super::service::EndsAt,
     /// Which other responses end the call at their headers.
     pub(crate) end_at_headers: Option<super::layer::EndAtHeaders>,
 }
@@ -159,7 +159,8 @@ where
                         s.on_response
                             .on_response(&response, s.start.elapsed(), &handle);
                         let status = response.status();
-                        if s.ends_at_headers
+                        if ends_at_headers(s.ends_at_headers, status)
+                            || response.extensions().get::<super::EndAtHeaders>().is_some()
                             || no_body_follows(status)
                             || s.end_at_headers
                                 .as_ref()
@@ -186,6 +187,16 @@ where
                 Err(error)
             }
         })
+    }
+}
+
+/// Whether the request chose to end at the headers (`HEAD`, a route chosen to, a tunnel that
+/// a `CONNECT` opened).
+fn ends_at_headers(at: super::service::EndsAt, status: http::StatusCode) -> bool {
+    match at {
+        super::service::EndsAt::Body => false,
+        super::service::EndsAt::Headers => true,
+        super::service::EndsAt::HeadersIfSuccess => status.is_success(),
     }
 }
 

@@ -8,7 +8,7 @@ use tracewire_core::intern::Interner;
 
 use super::{HttpServer, ResponseHeader, TrustPolicy};
 use crate::filter::TraceAll;
-use crate::hooks::DefaultMakeSpan;
+use crate::hooks::{DefaultMakeSpan, DirectSpans};
 use crate::semconv::SENSITIVE_HEADERS;
 
 /// Which responses end their call at the headers (see [`HttpServerLayer::end_at_headers`]).
@@ -27,6 +27,8 @@ pub(crate) struct Config {
     pub(crate) url_scheme: &'static str,
     pub(crate) known_methods: crate::semconv::KnownMethods,
     pub(crate) end_at_headers: Option<EndAtHeaders>,
+    /// Routes (templates) whose responses end the call at their headers.
+    pub(crate) end_at_headers_routes: Vec<String>,
     pub(crate) request_headers: Vec<http::HeaderName>,
     pub(crate) response_headers: Vec<http::HeaderName>,
 }
@@ -45,6 +47,7 @@ impl fmt::Debug for Config {
                 "end_at_headers",
                 &self.end_at_headers.as_ref().map(|_| "predicate"),
             )
+            .field("end_at_headers_routes", &self.end_at_headers_routes)
             .field("request_headers", &self.request_headers)
             .field("response_headers", &self.response_headers)
             .finish()
@@ -63,6 +66,7 @@ impl Clone for Config {
             url_scheme: self.url_scheme,
             known_methods: self.known_methods.clone(),
             end_at_headers: self.end_at_headers.clone(),
+            end_at_headers_routes: self.end_at_headers_routes.clone(),
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
         }
@@ -71,16 +75,19 @@ impl Clone for Config {
 
 /// Traces every request of the service it wraps: see the [module docs](super).
 ///
-/// Generic over its hooks: `M` makes the span ([`MakeSpan`](crate::hooks::MakeSpan)), `R` runs
-/// on the response ([`OnResponse`](crate::hooks::OnResponse)), `F` filters requests
-/// ([`Filter`](crate::filter::Filter)).
+/// Generic over its hooks: `M` makes the span ([`MakeSpan`](crate::hooks::MakeSpan), or
+/// [`DirectSpans`] in the direct mode), `R` runs on the response
+/// ([`OnResponse`](crate::hooks::OnResponse)), `F` filters requests
+/// ([`Filter`](crate::filter::Filter)), `Q` runs on the request once its span exists
+/// ([`OnRequest`](crate::hooks::OnRequest)).
 #[derive(Clone)]
 #[must_use]
-pub struct HttpServerLayer<M = DefaultMakeSpan, R = (), F = TraceAll> {
+pub struct HttpServerLayer<M = DefaultMakeSpan, R = (), F = TraceAll, Q = ()> {
     pub(crate) config: Arc<Config>,
     pub(crate) make_span: M,
     pub(crate) on_response: R,
     pub(crate) filter: F,
+    pub(crate) on_request: Q,
 }
 
 impl Default for HttpServerLayer {
@@ -103,17 +110,93 @@ impl HttpServerLayer {
                 url_scheme: "http",
                 known_methods: crate::semconv::KnownMethods::from_env(),
                 end_at_headers: None,
+                end_at_headers_routes: Vec::new(),
                 request_headers: Vec::new(),
                 response_headers: Vec::new(),
             }),
             make_span: DefaultMakeSpan,
             on_response: (),
             filter: TraceAll,
+            on_request: (),
         }
     }
 }
 
-impl<M, R, F> HttpServerLayer<M, R, F> {
+/// The doc text of `tracer_provider` on both states of the layer.
+macro_rules! server_tracer_provider_doc {
+    () => {
+        "Makes the spans of sampled requests directly with `provider`'s tracer instead of as \
+         bridged `tracing` spans: the cheaper path, measured in the benchmarks.\n\n\
+         What changes: the span is an OpenTelemetry span of its own (no `tracing` span). The \
+         request's context is current while the inner service runs, so `tracing` spans made \
+         inside it become its children, log lines carry its ids with \
+         `tracewire_core::fmt::TraceIdFormat` (feature `fmt`), and log events become span \
+         events with `tracewire_core::events::SpanEventsLayer` (feature `events`). Build the \
+         provider with `tracewire_core::provider::CallIdGenerator` so the span gets the ids its \
+         sampling decision was made on.\n\n\
+         The layer's type becomes `HttpServerLayer<DirectSpans, ..>`, which has no \
+         `make_span_with` (and a layer with a span maker has no `tracer_provider`): a `tracing` \
+         span maker would do nothing here. `on_request` and `on_response` work in both modes. \
+         To choose the mode at run time, wrap the two layers in `tower::util::Either`.\n\n\
+         ```\n\
+         use opentelemetry_sdk::trace::SdkTracerProvider;\n\
+         use tracewire_core::provider::CallIdGenerator;\n\
+         use tracewire_http::server::HttpServerLayer;\n\n\
+         let provider = SdkTracerProvider::builder().with_id_generator(CallIdGenerator::new()).build();\n\
+         let layer = HttpServerLayer::new().tracer_provider(&provider);\n\
+         ```"
+    };
+}
+
+impl<R, F, Q> HttpServerLayer<DefaultMakeSpan, R, F, Q> {
+    #[doc = server_tracer_provider_doc!()]
+    pub fn tracer_provider<P>(self, provider: &P) -> HttpServerLayer<DirectSpans, R, F, Q>
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        HttpServerLayer {
+            config: self.config,
+            make_span: DirectSpans,
+            on_response: self.on_response,
+            filter: self.filter,
+            on_request: self.on_request,
+        }
+        .tracer_provider(provider)
+    }
+
+    /// Makes the `tracing` span of a sampled request (see
+    /// [`MakeSpan`](crate::hooks::MakeSpan)). Set once; not available in the direct mode.
+    pub fn make_span_with<M2>(self, make_span: M2) -> HttpServerLayer<M2, R, F, Q> {
+        HttpServerLayer {
+            config: self.config,
+            make_span,
+            on_response: self.on_response,
+            filter: self.filter,
+            on_request: self.on_request,
+        }
+    }
+}
+
+impl<R, F, Q> HttpServerLayer<DirectSpans, R, F, Q> {
+    #[doc = server_tracer_provider_doc!()]
+    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        self.options_mut().set_tracer_provider(
+            provider,
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        );
+        self
+    }
+}
+
+impl<M, R, F, Q> HttpServerLayer<M, R, F, Q> {
     fn config_mut(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
@@ -188,6 +271,25 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
         self
     }
 
+    /// Ends the span of every response to the routes `routes` (axum route templates, as in
+    /// `Router::route`) at its headers: the same as [`end_at_headers`](Self::end_at_headers),
+    /// chosen per route. A handler can also choose for its own response by adding the
+    /// [`EndAtHeaders`](super::EndAtHeaders) extension to it.
+    ///
+    /// ```
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().end_at_headers_on_routes(["/events", "/poll/{id}"]);
+    /// ```
+    pub fn end_at_headers_on_routes<I, S>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config_mut().end_at_headers_routes = routes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// `url.scheme` for requests that do not say (default `http`): `https` for a server that
     /// terminates TLS itself, whose requests arrive without a scheme in their URI.
     ///
@@ -236,33 +338,51 @@ impl<M, R, F> HttpServerLayer<M, R, F> {
         self
     }
 
-    /// Makes the span of a sampled request (see [`MakeSpan`](crate::hooks::MakeSpan)).
-    pub fn make_span_with<M2>(self, make_span: M2) -> HttpServerLayer<M2, R, F> {
+    /// Runs when a sampled request's span exists, before the inner service is called, in both
+    /// span modes (see [`OnRequest`](crate::hooks::OnRequest)).
+    ///
+    /// ```
+    /// use http::Request;
+    /// use opentelemetry::KeyValue;
+    /// use tracewire_http::hooks::RequestSpan;
+    /// use tracewire_http::server::HttpServerLayer;
+    ///
+    /// let layer = HttpServerLayer::new().on_request(|request: &Request<axum::body::Body>, span: &RequestSpan<'_>| {
+    ///     if let Some(tenant) = request.headers().get("x-tenant").and_then(|v| v.to_str().ok()) {
+    ///         span.set_attribute(KeyValue::new("app.tenant", tenant.to_owned()));
+    ///     }
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_request<Q2>(self, on_request: Q2) -> HttpServerLayer<M, R, F, Q2> {
         HttpServerLayer {
             config: self.config,
-            make_span,
+            make_span: self.make_span,
             on_response: self.on_response,
             filter: self.filter,
+            on_request,
         }
     }
 
     /// Runs when the response headers are ready (see [`OnResponse`](crate::hooks::OnResponse)).
-    pub fn on_response<R2>(self, on_response: R2) -> HttpServerLayer<M, R2, F> {
+    pub fn on_response<R2>(self, on_response: R2) -> HttpServerLayer<M, R2, F, Q> {
         HttpServerLayer {
             config: self.config,
             make_span: self.make_span,
             on_response,
             filter: self.filter,
+            on_request: self.on_request,
         }
     }
 
     /// Traces only the requests `filter` accepts (see [`Filter`](crate::filter::Filter)).
-    pub fn filter<F2>(self, filter: F2) -> HttpServerLayer<M, R, F2> {
+    pub fn filter<F2>(self, filter: F2) -> HttpServerLayer<M, R, F2, Q> {
         HttpServerLayer {
             config: self.config,
             make_span: self.make_span,
             on_response: self.on_response,
             filter,
+            on_request: self.on_request,
         }
     }
 }
@@ -285,8 +405,8 @@ pub(crate) fn is_sensitive_header(name: &http::HeaderName) -> bool {
     SENSITIVE_HEADERS.contains(&name.as_str())
 }
 
-impl<S: 'static, M: Clone, R: Clone, F: Clone> Layer<S> for HttpServerLayer<M, R, F> {
-    type Service = HttpServer<S, M, R, F>;
+impl<S: 'static, M: Clone, R: Clone, F: Clone, Q: Clone> Layer<S> for HttpServerLayer<M, R, F, Q> {
+    type Service = HttpServer<S, M, R, F, Q>;
 
     fn layer(&self, inner: S) -> Self::Service {
         HttpServer {
@@ -295,18 +415,20 @@ impl<S: 'static, M: Clone, R: Clone, F: Clone> Layer<S> for HttpServerLayer<M, R
             make_span: self.make_span.clone(),
             on_response: self.on_response.clone(),
             filter: self.filter.clone(),
+            on_request: self.on_request.clone(),
             call_runs_code: super::service::call_runs_code::<S>(),
         }
     }
 }
 
-impl<M, R, F> fmt::Debug for HttpServerLayer<M, R, F> {
+impl<M, R, F, Q> fmt::Debug for HttpServerLayer<M, R, F, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpServerLayer")
             .field("config", &self.config)
             .field("make_span", &std::any::type_name::<M>())
             .field("on_response", &std::any::type_name::<R>())
             .field("filter", &std::any::type_name::<F>())
+            .field("on_request", &std::any::type_name::<Q>())
             .finish()
     }
 }

@@ -85,6 +85,8 @@
 
 mod future;
 pub(crate) mod layer;
+#[cfg(feature = "axum")]
+mod route;
 mod service;
 
 use std::borrow::Cow;
@@ -96,10 +98,12 @@ use tracing::Span;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::HttpServerLayer;
+#[cfg(feature = "axum")]
+pub use self::route::{RecordRoute, RecordRouteService};
 pub use self::service::HttpServer;
 pub use crate::body::ResponseBody;
 pub use crate::filter::{Filter, SkipHealthChecks, TraceAll};
-pub use crate::hooks::{DefaultMakeSpan, MakeSpan, OnResponse};
+pub use crate::hooks::{DefaultMakeSpan, DirectSpans, MakeSpan, OnRequest, OnResponse};
 pub use tracewire_core::TrustPolicy;
 pub use tracewire_propagation::Propagator;
 
@@ -116,6 +120,23 @@ pub enum ResponseHeader {
     /// The trace id alone, in a header of your choice (`x-trace-id`, say).
     TraceId(http::HeaderName),
 }
+
+/// A response extension that ends the response's span at its headers, for a handler that
+/// knows its body lasts as long as the client stays (an event stream, a long poll). The same
+/// as [`HttpServerLayer::end_at_headers`], chosen by the handler.
+///
+/// ```
+/// use axum::{Extension, Router, routing::get};
+/// use tracewire_http::server::{EndAtHeaders, HttpServerLayer};
+///
+/// async fn events() -> (Extension<EndAtHeaders>, &'static str) {
+///     (Extension(EndAtHeaders), "data: hello\n\n")
+/// }
+///
+/// let app: Router = Router::new().route("/events", get(events)).layer(HttpServerLayer::new());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndAtHeaders;
 
 /// The peer address of a connection, for servers that are not axum: insert it into the
 /// request extensions (axum's `ConnectInfo<SocketAddr>` is read with the `axum` feature).

@@ -17,17 +17,18 @@ use super::RequestInfo;
 use super::future::{ResponseFuture, Sampled};
 use super::layer::{Config, is_sensitive_header};
 use crate::filter::Filter;
-use crate::hooks::{MakeSpan, OnResponse, RequestSpan};
+use crate::hooks::{MakeSpan, OnRequest, OnResponse, RequestSpan};
 use crate::semconv::REDACTED;
 
 /// The service made by [`HttpServerLayer`](super::HttpServerLayer).
 #[derive(Clone)]
-pub struct HttpServer<S, M, R, F> {
+pub struct HttpServer<S, M, R, F, Q = ()> {
     pub(crate) inner: S,
     pub(crate) config: Arc<Config>,
     pub(crate) make_span: M,
     pub(crate) on_response: R,
     pub(crate) filter: F,
+    pub(crate) on_request: Q,
     /// Whether the inner service's `call` can run application code, so that the request's
     /// context (or span) must be current around it; see [`call_runs_code`].
     pub(crate) call_runs_code: bool,
@@ -49,6 +50,17 @@ pub(crate) fn call_runs_code<S: 'static>() -> bool {
     {
         true
     }
+}
+
+/// Where a sampled call ends, as far as the request says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndsAt {
+    /// At the body's end, unless the response says otherwise.
+    Body,
+    /// At the response headers: no body follows (`HEAD`), or the route was chosen to.
+    Headers,
+    /// A `CONNECT`: a successful answer opens a tunnel, which is not this call's body.
+    HeadersIfSuccess,
 }
 
 /// What the core asks of a request, made only when the sampler needs it or the request is
@@ -112,7 +124,7 @@ impl<S: 'static> HttpServer<S, crate::hooks::DefaultMakeSpan, (), crate::filter:
         super::HttpServerLayer::new()
     }
 }
-impl<S, M, R, F> HttpServer<S, M, R, F> {
+impl<S, M, R, F, Q> HttpServer<S, M, R, F, Q> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -129,7 +141,7 @@ impl<S, M, R, F> HttpServer<S, M, R, F> {
     }
 }
 
-impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
+impl<S: fmt::Debug, M, R, F, Q> fmt::Debug for HttpServer<S, M, R, F, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpServer")
             .field("inner", &self.inner)
@@ -137,17 +149,19 @@ impl<S: fmt::Debug, M, R, F> fmt::Debug for HttpServer<S, M, R, F> {
             .field("make_span", &std::any::type_name::<M>())
             .field("on_response", &std::any::type_name::<R>())
             .field("filter", &std::any::type_name::<F>())
+            .field("on_request", &std::any::type_name::<Q>())
             .finish()
     }
 }
 
-impl<S, M, R, F, ReqBody, ResBody> Service<Request<ReqBody>> for HttpServer<S, M, R, F>
+impl<S, M, R, F, Q, ReqBody, ResBody> Service<Request<ReqBody>> for HttpServer<S, M, R, F, Q>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: fmt::Display + 'static,
     M: MakeSpan<ReqBody>,
     R: OnResponse<ResBody> + Clone,
     F: Filter<ReqBody>,
+    Q: OnRequest<ReqBody>,
     ResBody: http_body::Body,
     ResBody::Error: fmt::Display + 'static,
 {
@@ -193,7 +207,19 @@ where
                     &config.request_headers,
                     request.headers(),
                 );
-                let ends_at_headers = request.method() == http::Method::HEAD;
+                self.on_request.on_request(&request, &span.handle());
+                let ends_at_headers = if request.method() == http::Method::HEAD {
+                    EndsAt::Headers
+                } else if request.method() == http::Method::CONNECT {
+                    EndsAt::HeadersIfSuccess
+                } else if !config.end_at_headers_routes.is_empty()
+                    && super::route(&request)
+                        .is_some_and(|r| config.end_at_headers_routes.iter().any(|e| e == r))
+                {
+                    EndsAt::Headers
+                } else {
+                    EndsAt::Body
+                };
                 request.extensions_mut().insert(cx);
                 let future = if self.call_runs_code {
                     span.in_scope(|| self.inner.call(request))
@@ -217,7 +243,7 @@ where
     }
 }
 
-impl<S, M, R, F> HttpServer<S, M, R, F> {
+impl<S, M, R, F, Q> HttpServer<S, M, R, F, Q> {
     /// No span: one context (with our own span id when unsampled), current while the inner
     /// service runs and in the request's extensions.
     #[inline]

@@ -8,19 +8,21 @@ use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, State};
 use crate::call::{Call, Messages};
+use tracewire_core::hooks::OnResponse;
 
 pin_project! {
     /// The response future of [`GrpcClient`](super::GrpcClient). Dropped before the response
     /// arrives (the caller cancelled), the call is recorded as `CANCELLED` with the event
     /// `rpc.cancelled` (`DEADLINE_EXCEEDED` when its deadline has passed).
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, R = ()> {
         #[pin]
         inner: F,
         call: Option<Call>,
         message_events: bool,
+        on_response: Option<R>,
     }
 
-    impl<F> PinnedDrop for ResponseFuture<F> {
+    impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(call) = this.project().call.take() {
                 call.dropped();
@@ -29,12 +31,13 @@ pin_project! {
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn sampled(inner: F, call: Call, message_events: bool) -> Self {
+impl<F, R> ResponseFuture<F, R> {
+    pub(crate) fn sampled(inner: F, call: Call, message_events: bool, on_response: R) -> Self {
         Self {
             inner,
             call: Some(call),
             message_events,
+            on_response: Some(on_response),
         }
     }
 
@@ -43,14 +46,16 @@ impl<F> ResponseFuture<F> {
             inner,
             call: None,
             message_events: false,
+            on_response: None,
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, R, B, E> Future for ResponseFuture<F, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: fmt::Display + fmt::Debug + 'static,
+    R: OnResponse<B>,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
@@ -62,6 +67,9 @@ where
             Ok(response) => Ok(match call {
                 Some(call) => {
                     call.span.add_event("rpc.response.headers");
+                    if let Some(hook) = this.on_response.as_mut() {
+                        hook.on_response(&response, call.start.elapsed(), &call.span.handle());
+                    }
                     // Reading a response body runs no code of the application: no scope.
                     ResponseBody::for_call(response, call, false, || {
                         this.message_events.then(Messages::received)
@@ -79,7 +87,7 @@ where
     }
 }
 
-impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+impl<F: fmt::Debug, R> fmt::Debug for ResponseFuture<F, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("inner", &self.inner)

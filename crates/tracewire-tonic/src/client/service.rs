@@ -1,13 +1,13 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
 use http::{Request, Response};
 use opentelemetry::Context;
 use opentelemetry::trace::SpanKind;
 use tower::Service;
 use tracewire_core::filter::Filter;
+use tracewire_core::hooks::{OnRequest, OnResponse};
 
 use super::future::ResponseFuture;
 use crate::body::{MessageBody, ResponseBody};
@@ -17,13 +17,15 @@ use crate::semconv::{RpcMethod, Side, grpc_timeout};
 
 /// The service made by [`GrpcClientLayer`](super::GrpcClientLayer).
 #[derive(Clone)]
-pub struct GrpcClient<S, F> {
+pub struct GrpcClient<S, R = (), F = tracewire_core::filter::TraceAll, Q = ()> {
     pub(crate) inner: S,
     pub(crate) config: Arc<Config>,
+    pub(crate) on_response: R,
     pub(crate) filter: F,
+    pub(crate) on_request: Q,
 }
 
-impl<S> GrpcClient<S, tracewire_core::filter::TraceAll> {
+impl<S> GrpcClient<S> {
     /// Wraps `inner` with the default settings (see [`GrpcClientLayer::new`](super::GrpcClientLayer::new)).
     pub fn new(inner: S) -> Self {
         tower::Layer::layer(&super::GrpcClientLayer::new(), inner)
@@ -34,7 +36,7 @@ impl<S> GrpcClient<S, tracewire_core::filter::TraceAll> {
         super::GrpcClientLayer::new()
     }
 }
-impl<S, F> GrpcClient<S, F> {
+impl<S, R, F, Q> GrpcClient<S, R, F, Q> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -51,12 +53,14 @@ impl<S, F> GrpcClient<S, F> {
     }
 }
 
-impl<S: fmt::Debug, F> fmt::Debug for GrpcClient<S, F> {
+impl<S: fmt::Debug, R, F, Q> fmt::Debug for GrpcClient<S, R, F, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcClient")
             .field("inner", &self.inner)
             .field("config", &self.config)
+            .field("on_response", &std::any::type_name::<R>())
             .field("filter", &std::any::type_name::<F>())
+            .field("on_request", &std::any::type_name::<Q>())
             .finish()
     }
 }
@@ -78,15 +82,17 @@ fn call_info<'a, B>(request: &'a Request<B>, config: &'a Config) -> CallInfo<'a>
     }
 }
 
-impl<S, F, ResBody> Service<Request<tonic::body::Body>> for GrpcClient<S, F>
+impl<S, R, F, Q, ResBody> Service<Request<tonic::body::Body>> for GrpcClient<S, R, F, Q>
 where
     S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
     S::Error: fmt::Display + fmt::Debug + 'static,
+    R: OnResponse<ResBody> + Clone,
     F: Filter<tonic::body::Body>,
+    Q: OnRequest<tonic::body::Body>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, R>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
@@ -104,25 +110,26 @@ where
                     config,
                     side: Side::Client,
                 });
-        started.inject(
-            &config.options.propagator,
-            request.headers_mut(),
-            config.send_baggage,
-        );
+        let baggage = config.sends_baggage(request.uri());
+        started.inject(&config.options.propagator, request.headers_mut(), baggage);
         let Some(span) = started.into_span() else {
             return ResponseFuture::untraced(self.inner.call(request));
         };
-        let deadline = grpc_timeout(request.headers()).map(|t| Instant::now() + t);
+        let call = Call::new(span, Side::Client, config.conventions, None);
+        self.on_request.on_request(&request, &call.span.handle());
+        let deadline = grpc_timeout(request.headers()).map(|t| call.start + t);
+        let call = call.with_deadline(deadline);
         if config.message_events {
-            let counted = span.clone();
+            let counted = call.span.clone();
             request = request.map(|body| {
                 tonic::body::Body::new(MessageBody::new(body, counted, Messages::sent()))
             });
         }
         ResponseFuture::sampled(
             self.inner.call(request),
-            Call::new(span, Side::Client, config.conventions, deadline),
+            call,
             config.message_events,
+            self.on_response.clone(),
         )
     }
 }

@@ -9,6 +9,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::{ResponseBody, State};
 use crate::call::{Call, Messages};
+use tracewire_core::hooks::OnResponse;
 
 enum Mode {
     Sampled(Call),
@@ -20,14 +21,15 @@ pin_project! {
     /// The response future of [`GrpcServer`](super::GrpcServer). Dropped before the response
     /// (the caller went away, or its deadline expired), the call is recorded as `CANCELLED`
     /// or `DEADLINE_EXCEEDED`.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, R = ()> {
         #[pin]
         inner: F,
         mode: Mode,
         message_events: bool,
+        on_response: Option<R>,
     }
 
-    impl<F> PinnedDrop for ResponseFuture<F> {
+    impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
             if let Mode::Sampled(call) = std::mem::replace(this.project().mode, Mode::Done) {
                 call.dropped();
@@ -36,12 +38,13 @@ pin_project! {
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn sampled(inner: F, call: Call, message_events: bool) -> Self {
+impl<F, R> ResponseFuture<F, R> {
+    pub(crate) fn sampled(inner: F, call: Call, message_events: bool, on_response: R) -> Self {
         Self {
             inner,
             mode: Mode::Sampled(call),
             message_events,
+            on_response: Some(on_response),
         }
     }
 
@@ -50,14 +53,16 @@ impl<F> ResponseFuture<F> {
             inner,
             mode: Mode::Unsampled(cx),
             message_events: false,
+            on_response: None,
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, R, B, E> Future for ResponseFuture<F, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: fmt::Display + fmt::Debug + 'static,
+    R: OnResponse<B>,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
@@ -75,9 +80,14 @@ where
         let mode = std::mem::replace(this.mode, Mode::Done);
         Poll::Ready(match result {
             Ok(response) => Ok(match mode {
-                Mode::Sampled(call) => ResponseBody::for_call(response, call, true, || {
-                    this.message_events.then(Messages::sent)
-                }),
+                Mode::Sampled(call) => {
+                    if let Some(hook) = this.on_response.as_mut() {
+                        hook.on_response(&response, call.start.elapsed(), &call.span.handle());
+                    }
+                    ResponseBody::for_call(response, call, true, || {
+                        this.message_events.then(Messages::sent)
+                    })
+                }
                 Mode::Unsampled(otel_cx) => {
                     response.map(|body| ResponseBody::new(body, State::Unsampled(otel_cx), None))
                 }
@@ -93,7 +103,7 @@ where
     }
 }
 
-impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+impl<F: fmt::Debug, R> fmt::Debug for ResponseFuture<F, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("inner", &self.inner)

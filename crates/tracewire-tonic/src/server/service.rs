@@ -1,13 +1,13 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
 use http::{Request, Response};
 use opentelemetry::trace::SpanKind;
 use tower::Service;
 use tracewire_core::Inbound;
 use tracewire_core::filter::Filter;
+use tracewire_core::hooks::{OnRequest, OnResponse};
 
 use super::future::ResponseFuture;
 use crate::body::{MessageBody, ResponseBody};
@@ -17,13 +17,15 @@ use crate::semconv::{RpcMethod, Side, grpc_timeout};
 
 /// The service made by [`GrpcServerLayer`](super::GrpcServerLayer).
 #[derive(Clone)]
-pub struct GrpcServer<S, F> {
+pub struct GrpcServer<S, R = (), F = tracewire_core::filter::TraceAll, Q = ()> {
     pub(crate) inner: S,
     pub(crate) config: Arc<Config>,
+    pub(crate) on_response: R,
     pub(crate) filter: F,
+    pub(crate) on_request: Q,
 }
 
-impl<S> GrpcServer<S, tracewire_core::filter::TraceAll> {
+impl<S> GrpcServer<S> {
     /// Wraps `inner` with the default settings (see [`GrpcServerLayer::new`](super::GrpcServerLayer::new)).
     pub fn new(inner: S) -> Self {
         tower::Layer::layer(&super::GrpcServerLayer::new(), inner)
@@ -34,7 +36,7 @@ impl<S> GrpcServer<S, tracewire_core::filter::TraceAll> {
         super::GrpcServerLayer::new()
     }
 }
-impl<S, F> GrpcServer<S, F> {
+impl<S, R, F, Q> GrpcServer<S, R, F, Q> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -51,12 +53,14 @@ impl<S, F> GrpcServer<S, F> {
     }
 }
 
-impl<S: fmt::Debug, F> fmt::Debug for GrpcServer<S, F> {
+impl<S: fmt::Debug, R, F, Q> fmt::Debug for GrpcServer<S, R, F, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcServer")
             .field("inner", &self.inner)
             .field("config", &self.config)
+            .field("on_response", &std::any::type_name::<R>())
             .field("filter", &std::any::type_name::<F>())
+            .field("on_request", &std::any::type_name::<Q>())
             .finish()
     }
 }
@@ -95,15 +99,17 @@ fn peer<B>(_: &Request<B>) -> Option<std::net::SocketAddr> {
     None
 }
 
-impl<S, F, ResBody> Service<Request<tonic::body::Body>> for GrpcServer<S, F>
+impl<S, R, F, Q, ResBody> Service<Request<tonic::body::Body>> for GrpcServer<S, R, F, Q>
 where
     S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
     S::Error: fmt::Display + fmt::Debug + 'static,
+    R: OnResponse<ResBody> + Clone,
     F: Filter<tonic::body::Body>,
+    Q: OnRequest<tonic::body::Body>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, R>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
@@ -130,29 +136,33 @@ where
             }
             Inbound::Sampled { span, cx, .. } => (span, cx),
         };
-        let deadline = grpc_timeout(request.headers()).map(|t| Instant::now() + t);
+        let call = Call::new(span, Side::Server, config.conventions, None);
+        self.on_request.on_request(&request, &call.span.handle());
+        let deadline = grpc_timeout(request.headers()).map(|t| call.start + t);
+        let call = call.with_deadline(deadline);
         request.extensions_mut().insert(cx);
         if config.message_events {
-            let counted = span.clone();
+            let counted = call.span.clone();
             request = request.map(|body| {
                 tonic::body::Body::new(MessageBody::new(body, counted, Messages::received()))
             });
         }
-        let future = span.in_scope(|| self.inner.call(request));
+        let future = call.span.in_scope(|| self.inner.call(request));
         ResponseFuture::sampled(
             future,
-            Call::new(span, Side::Server, config.conventions, deadline),
+            call,
             config.message_events,
+            self.on_response.clone(),
         )
     }
 }
 
-impl<S, F> GrpcServer<S, F> {
+impl<S, R, F, Q> GrpcServer<S, R, F, Q> {
     fn call_unsampled<ResBody>(
         &mut self,
         mut request: Request<tonic::body::Body>,
         cx: opentelemetry::Context,
-    ) -> ResponseFuture<S::Future>
+    ) -> ResponseFuture<S::Future, R>
     where
         S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
     {
