@@ -62,6 +62,7 @@
 //! 0.33, with tracing-opentelemetry 0.34).
 
 pub mod addr;
+pub mod body;
 mod context;
 pub mod error;
 #[cfg(feature = "events")]

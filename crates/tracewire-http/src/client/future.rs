@@ -82,7 +82,7 @@ where
                     }
                     None => State::Done,
                 };
-                Ok(response.map(|body| ResponseBody::new(body, state, false)))
+                Ok(response.map(|body| crate::body::response_body(body, state, false)))
             }
             Err(error) => {
                 if let Some(s) = sampled {

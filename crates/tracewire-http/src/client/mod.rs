@@ -42,7 +42,7 @@ mod service;
 pub use self::future::ResponseFuture;
 pub use self::layer::HttpClientLayer;
 pub use self::service::{ClientSpan, ClientTracer, HttpClient};
-pub use crate::body::ResponseBody;
+pub use crate::body::{HttpEnd, ResponseBody};
 
 /// A low-cardinality template of the request's URL (`/users/{id}`), set by the caller as a
 /// request extension: it becomes `url.template` and the span name `{method} {template}`.

@@ -263,7 +263,7 @@ impl ClientSpan {
     /// Wraps the response body: the span ends when the body has been read to its end or
     /// dropped.
     pub fn wrap_body<B: http_body::Body>(self, body: B) -> crate::body::ResponseBody<B> {
-        crate::body::ResponseBody::new(body, crate::body::State::SampledReady(self.span), false)
+        crate::body::response_body(body, crate::body::State::SampledReady(self.span), false)
     }
 }
 

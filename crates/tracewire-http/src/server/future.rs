@@ -177,7 +177,7 @@ where
                     Some(Mode::Unsampled(otel_cx)) => State::Unsampled(otel_cx),
                     None => State::Done,
                 };
-                Ok(response.map(|body| ResponseBody::new(body, body_state, true)))
+                Ok(response.map(|body| crate::body::response_body(body, body_state, true)))
             }
             Err(error) => {
                 if let Some(Mode::Sampled(s)) = mode {

@@ -100,7 +100,7 @@ pub use self::request::{RequestInfo, SpanName};
 #[cfg(feature = "axum")]
 pub use self::route::{RecordRoute, RecordRouteService};
 pub use self::service::HttpServer;
-pub use crate::body::ResponseBody;
+pub use crate::body::{HttpEnd, ResponseBody};
 pub use crate::filter::{Filter, SkipHealthChecks, TraceAll};
 pub use crate::hooks::{DefaultMakeSpan, DirectSpans, MakeSpan, OnRequest, OnResponse};
 pub use tracewire_core::TrustPolicy;

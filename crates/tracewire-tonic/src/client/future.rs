@@ -6,7 +6,7 @@ use std::task::{Context as TaskContext, Poll, ready};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::{ResponseBody, State};
+use crate::body::ResponseBody;
 use crate::call::{Call, Messages};
 use tracewire_core::hooks::OnResponse;
 
@@ -71,11 +71,11 @@ where
                         hook.on_response(&response, call.start.elapsed(), &call.span.handle());
                     }
                     // Reading a response body runs no code of the application: no scope.
-                    ResponseBody::for_call(response, call, false, || {
+                    crate::body::for_call(response, call, false, || {
                         this.message_events.then(Messages::received)
                     })
                 }
-                None => response.map(|body| ResponseBody::new(body, State::Done, None)),
+                None => response.map(|body| crate::body::untraced(body, None)),
             }),
             Err(error) => {
                 if let Some(call) = call {

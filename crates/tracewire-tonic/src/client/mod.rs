@@ -37,4 +37,4 @@ mod service;
 pub use self::future::ResponseFuture;
 pub use self::layer::GrpcClientLayer;
 pub use self::service::GrpcClient;
-pub use crate::body::ResponseBody;
+pub use crate::body::{GrpcEnd, ResponseBody};

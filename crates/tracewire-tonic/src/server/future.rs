@@ -7,7 +7,7 @@ use http::Response;
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
 
-use crate::body::{ResponseBody, State};
+use crate::body::ResponseBody;
 use crate::call::{Call, Messages};
 use tracewire_core::hooks::OnResponse;
 
@@ -84,14 +84,14 @@ where
                     if let Some(hook) = this.on_response.as_mut() {
                         hook.on_response(&response, call.start.elapsed(), &call.span.handle());
                     }
-                    ResponseBody::for_call(response, call, true, || {
+                    crate::body::for_call(response, call, true, || {
                         this.message_events.then(Messages::sent)
                     })
                 }
                 Mode::Unsampled(otel_cx) => {
-                    response.map(|body| ResponseBody::new(body, State::Unsampled(otel_cx), None))
+                    response.map(|body| crate::body::untraced(body, Some(otel_cx)))
                 }
-                Mode::Done => response.map(|body| ResponseBody::new(body, State::Done, None)),
+                Mode::Done => response.map(|body| crate::body::untraced(body, None)),
             }),
             Err(error) => {
                 if let Mode::Sampled(call) = mode {

@@ -46,6 +46,6 @@ mod service;
 pub use self::future::ResponseFuture;
 pub use self::layer::GrpcServerLayer;
 pub use self::service::GrpcServer;
-pub use crate::body::ResponseBody;
+pub use crate::body::{GrpcEnd, ResponseBody};
 pub use tracewire_core::TrustPolicy;
 pub use tracewire_core::filter::{Filter, TraceAll};
