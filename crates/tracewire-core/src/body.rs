@@ -47,8 +47,8 @@ use pin_project_lite::pin_project;
 
 use crate::SampledSpan;
 
-/// What the end of a response body means for the call: each method but [`on_data`]
-/// (Self::on_data) ends it, and exactly one of them is called.
+/// What the end of a response body means for the call: each method but
+/// [`on_data`](Self::on_data) ends it, and exactly one of them is called.
 pub trait EndOfCall {
     /// The call's span, current while a [`BodyState::Scoped`] body is produced.
     fn span(&self) -> &SampledSpan;

@@ -16,8 +16,18 @@
 //! decided on through [`provider`]), and injection ([`PropagatorChoice`], [`Outbound`]). A
 //! protocol adapter supplies the request facts ([`CallFacts`]: the span name, start
 //! attributes and the bridged span's fields), carrier access (a `http::HeaderMap`, which
-//! tonic's metadata is too), and what ends a call and how it went (its response, body,
-//! trailers; [`error`] for typed `error.type` values).
+//! tonic's metadata is too), and what ends a call and how it went: an
+//! [`EndOfCall`](body::EndOfCall) classifier for the response body, which the core's
+//! [`CallBody`](body::CallBody) drives (the end, the trailers, an error, an early drop), and
+//! [`error`] for typed `error.type` values. Every layer takes the same [`hooks`] ([`Filter`](filter::Filter),
+//! [`OnRequest`](hooks::OnRequest), [`OnResponse`](hooks::OnResponse)), which see the span
+//! through [`RequestSpan`] in either mode.
+//!
+//! The HTTP and gRPC layers of `tracewire-http` and `tracewire-tonic` are such adapters: their
+//! server `call` builds its facts, calls [`SpanOptions::start_incoming`], makes the returned
+//! context current around the inner call and wraps the response body in a `CallBody` with
+//! its protocol's end of call; their client `call` does the same with
+//! [`SpanOptions::start_outgoing`] and [`Outbound::inject`].
 //!
 //! ```
 //! use std::borrow::Cow;

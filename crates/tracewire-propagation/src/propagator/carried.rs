@@ -1,4 +1,5 @@
-//! What a context carries for the next hop: the random-trace-id mark, the received `tracestate` and baggage.
+//! What a context carries for the next hop: the random-trace-id mark, the received
+//! `tracestate` and baggage.
 
 use super::extracted::Carried;
 use std::borrow::Cow;

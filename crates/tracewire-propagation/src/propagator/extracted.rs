@@ -1,4 +1,4 @@
-//! [`Extracted`]: what a propagator read, before it becomes a `Context`, and what the context carries on.
+//! [`Extracted`]: what a propagator read, before it becomes a `Context`.
 
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
@@ -9,7 +9,8 @@ use crate::fields::FieldValue;
 use crate::traceparent::TraceParent;
 use crate::tracestate::TraceState;
 
-/// What a [`Propagator`] read from a carrier, before it becomes an OpenTelemetry `Context`.
+/// What a [`Propagator`](super::Propagator) read from a carrier, before it becomes an
+/// OpenTelemetry `Context`.
 ///
 /// Cheap when there is nothing but a `traceparent`: no heap allocation, and small enough to
 /// move around freely. Decide what to do (sample or not, trust or not) from it, then call

@@ -1,4 +1,5 @@
-//! The formats a [`Propagator`](super::Propagator) speaks, their header names, and the error of a bad `OTEL_PROPAGATORS`.
+//! The formats a [`Propagator`](super::Propagator) speaks, their header names, and the error
+//! of a bad `OTEL_PROPAGATORS`.
 
 use std::fmt;
 use std::sync::Arc;
