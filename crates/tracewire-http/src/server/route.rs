@@ -25,7 +25,7 @@ use tower::{Layer, Service};
 /// use tower::ServiceBuilder;
 /// use tracewire_http::server::{HttpServerLayer, RecordRoute};
 ///
-/// let router = Router::new()
+/// let router: Router = Router::new()
 ///     .route("/users/{id}", get(|| async { "alice" }))
 ///     .layer(RecordRoute::new());
 /// let app = ServiceBuilder::new().layer(HttpServerLayer::new()).service(router);
