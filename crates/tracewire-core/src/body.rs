@@ -17,7 +17,7 @@
 //! struct EndsWithBody(SampledSpan);
 //!
 //! impl EndOfCall for EndsWithBody {
-//!     fn span(&self) -> &SampledSpan { &self.0 }
+//!     fn span(&self) -> Option<&SampledSpan> { Some(&self.0) }
 //!     fn on_trailers(self, _: &http::HeaderMap) { self.0.end() }
 //!     fn on_end(self) { self.0.end() }
 //!     fn on_error<E: fmt::Display + 'static>(self, error: &E) {
@@ -50,8 +50,9 @@ use crate::SampledSpan;
 /// What the end of a response body means for the call: each method but
 /// [`on_data`](Self::on_data) ends it, and exactly one of them is called.
 pub trait EndOfCall {
-    /// The call's span, current while a [`BodyState::Scoped`] body is produced.
-    fn span(&self) -> &SampledSpan;
+    /// The call's span, current while a [`BodyState::Scoped`] body is produced (`None` for
+    /// an unsampled call that only records metrics).
+    fn span(&self) -> Option<&SampledSpan>;
 
     /// A data frame passed (gRPC counts its messages here). Does nothing by default.
     #[inline]
@@ -81,8 +82,9 @@ pub enum BodyState<E> {
     /// Sampled: the call ends with the body, which runs no application code when polled (a
     /// client reading a response, a body already in memory): no span switch per frame.
     Ready(E),
-    /// Unsampled: the context stays current while the body is produced.
-    Unsampled(Context),
+    /// Unsampled: the context stays current while the body is produced; the call still ends
+    /// through `E` when there is one (its metrics).
+    Unsampled(Context, Option<E>),
     /// Nothing left to do.
     Done,
 }
@@ -99,7 +101,7 @@ pin_project! {
     impl<B, E: EndOfCall> PinnedDrop for CallBody<B, E> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let BodyState::Scoped(end) | BodyState::Ready(end) =
+            if let BodyState::Scoped(end) | BodyState::Ready(end) | BodyState::Unsampled(_, Some(end)) =
                 std::mem::replace(this.state, BodyState::Done)
             {
                 end.on_drop();
@@ -144,8 +146,11 @@ where
         let result = match this.state {
             // Nothing left to record: the inner body as it is.
             BodyState::Done => return this.inner.poll_frame(cx),
-            BodyState::Scoped(end) => end.span().in_scope(|| this.inner.as_mut().poll_frame(cx)),
-            BodyState::Unsampled(otel_cx) => {
+            BodyState::Scoped(end) => match end.span() {
+                Some(span) => span.in_scope(|| this.inner.as_mut().poll_frame(cx)),
+                None => this.inner.as_mut().poll_frame(cx),
+            },
+            BodyState::Unsampled(otel_cx, _) => {
                 let _guard = otel_cx.clone().attach();
                 this.inner.as_mut().poll_frame(cx)
             }
@@ -157,8 +162,12 @@ where
                 if let Some(trailers) = frame.trailers_ref() {
                     Some(Ending::Trailers(trailers))
                 } else {
-                    if let (Some(data), BodyState::Scoped(end) | BodyState::Ready(end)) =
-                        (frame.data_ref(), &mut *this.state)
+                    if let (
+                        Some(data),
+                        BodyState::Scoped(end)
+                        | BodyState::Ready(end)
+                        | BodyState::Unsampled(_, Some(end)),
+                    ) = (frame.data_ref(), &mut *this.state)
                     {
                         end.on_data(data);
                     }
@@ -173,12 +182,14 @@ where
         if let Some(ending) = ends {
             // The span ends (or the context is let go) now, once.
             match std::mem::replace(this.state, BodyState::Done) {
-                BodyState::Scoped(end) | BodyState::Ready(end) => match ending {
+                BodyState::Scoped(end)
+                | BodyState::Ready(end)
+                | BodyState::Unsampled(_, Some(end)) => match ending {
                     Ending::Trailers(trailers) => end.on_trailers(trailers),
                     Ending::End => end.on_end(),
                     Ending::Error(error) => end.on_error(error),
                 },
-                BodyState::Unsampled(_) | BodyState::Done => {}
+                BodyState::Unsampled(_, None) | BodyState::Done => {}
             }
         }
         result

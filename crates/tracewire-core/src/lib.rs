@@ -83,6 +83,7 @@ pub mod fmt;
 mod head;
 pub mod hooks;
 pub mod intern;
+pub mod metrics;
 mod mode;
 mod options;
 pub mod provider;

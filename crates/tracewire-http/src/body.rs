@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use bytes::Buf;
 use http_body::Body;
 use opentelemetry::Context;
 use tracewire_core::SampledSpan;
 use tracewire_core::body::{BodyState, CallBody, EndOfCall};
 
+use crate::metrics::HttpCall;
 use crate::record::{BODY_DROPPED, record_failure};
 
 /// The response body of the server and client layers: the request's span ends when the body
@@ -17,42 +19,75 @@ use crate::record::{BODY_DROPPED, record_failure};
 /// not to read on.
 pub type ResponseBody<B> = CallBody<B, HttpEnd>;
 
-/// How an HTTP response ends its call (the [`EndOfCall`] of [`ResponseBody`]).
+/// How an HTTP response ends its call (the [`EndOfCall`] of [`ResponseBody`]): the span of a
+/// sampled request, and the metrics of every request.
 #[derive(Debug)]
 pub struct HttpEnd {
-    span: SampledSpan,
+    span: Option<SampledSpan>,
+    metric: Option<HttpCall>,
     server: bool,
+}
+
+impl HttpEnd {
+    #[inline]
+    fn end(self) {
+        if let Some(span) = self.span {
+            span.end();
+        }
+        if let Some(metric) = self.metric {
+            metric.finish();
+        }
+    }
 }
 
 impl EndOfCall for HttpEnd {
     #[inline]
-    fn span(&self) -> &SampledSpan {
-        &self.span
+    fn span(&self) -> Option<&SampledSpan> {
+        self.span.as_ref()
+    }
+
+    #[inline]
+    fn on_data<D: Buf>(&mut self, data: &D) {
+        if let Some(metric) = &mut self.metric {
+            metric.count(data.remaining());
+        }
     }
 
     #[inline]
     fn on_trailers(self, _: &http::HeaderMap) {
-        self.span.end();
+        self.end();
     }
 
     #[inline]
     fn on_end(self) {
-        self.span.end();
+        self.end();
     }
 
-    fn on_error<E: fmt::Display + 'static>(self, error: &E) {
-        record_failure(&self.span, error);
-        self.span.end();
+    fn on_error<E: fmt::Display + 'static>(mut self, error: &E) {
+        if let Some(span) = &self.span {
+            record_failure(span, error);
+        }
+        if let Some(metric) = &mut self.metric {
+            metric.failed(crate::error::transport_error_type(error));
+        }
+        self.end();
     }
 
-    fn on_drop(self) {
+    fn on_drop(mut self) {
         // A body that was never polled to its end: a client that went away, or a server that
         // stopped sending.
-        self.span.add_event("http.response.body.dropped");
-        if self.server {
-            self.span.set_error_type(BODY_DROPPED);
+        if let Some(span) = &self.span {
+            span.add_event("http.response.body.dropped");
+            if self.server {
+                span.set_error_type(BODY_DROPPED);
+            }
         }
-        self.span.end();
+        if self.server
+            && let Some(metric) = &mut self.metric
+        {
+            metric.failed(BODY_DROPPED);
+        }
+        self.end();
     }
 }
 
@@ -67,26 +102,61 @@ pub(crate) enum State {
     Done,
 }
 
-/// Wraps a server's (`server`) or a client's response body.
+/// Wraps a server's (`server`) or a client's response body; `metric` is the request's
+/// measurement, recorded when the call ends.
 #[inline]
-pub(crate) fn response_body<B: Body>(inner: B, state: State, server: bool) -> ResponseBody<B> {
-    let end = |span| HttpEnd { span, server };
+pub(crate) fn response_body<B: Body>(
+    inner: B,
+    state: State,
+    server: bool,
+    metric: Option<HttpCall>,
+) -> ResponseBody<B> {
+    let end = |span, metric| HttpEnd {
+        span: Some(span),
+        metric,
+        server,
+    };
     let state = match state {
         // An empty body may never be polled: it is complete already.
         State::Sampled(span) | State::SampledReady(span) if inner.is_end_stream() => {
-            span.end();
+            end(span, metric).end();
             BodyState::Done
         }
-        // Nothing runs while an empty or already-produced body is sent: no context needed,
-        // and no span switch per frame.
-        State::Unsampled(_) if inner.size_hint().exact().is_some() || inner.is_end_stream() => {
-            BodyState::Done
+        State::Sampled(span) if inner.size_hint().exact().is_some() => {
+            BodyState::Ready(end(span, metric))
         }
-        State::Sampled(span) if inner.size_hint().exact().is_some() => BodyState::Ready(end(span)),
-        State::Sampled(span) => BodyState::Scoped(end(span)),
-        State::SampledReady(span) => BodyState::Ready(end(span)),
-        State::Unsampled(cx) => BodyState::Unsampled(cx),
-        State::Done => BodyState::Done,
+        State::Sampled(span) => BodyState::Scoped(end(span, metric)),
+        State::SampledReady(span) => BodyState::Ready(end(span, metric)),
+        // No span: the metrics alone, when there are any.
+        state => match metric {
+            None => match state {
+                // Nothing runs while an empty or already-produced body is sent: no context
+                // needed, and no context switch per frame.
+                State::Unsampled(cx)
+                    if inner.size_hint().exact().is_none() && !inner.is_end_stream() =>
+                {
+                    BodyState::Unsampled(cx, None)
+                }
+                _ => BodyState::Done,
+            },
+            Some(metric) if inner.is_end_stream() => {
+                metric.finish();
+                BodyState::Done
+            }
+            Some(metric) => {
+                let end = HttpEnd {
+                    span: None,
+                    metric: Some(metric),
+                    server,
+                };
+                match state {
+                    State::Unsampled(cx) if inner.size_hint().exact().is_none() => {
+                        BodyState::Unsampled(cx, Some(end))
+                    }
+                    _ => BodyState::Ready(end),
+                }
+            }
+        },
     };
     CallBody::new(inner, state)
 }

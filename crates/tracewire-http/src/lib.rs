@@ -52,6 +52,7 @@ pub mod client;
 mod error;
 pub mod filter;
 pub mod hooks;
+mod metrics;
 mod options;
 mod record;
 pub mod semconv;

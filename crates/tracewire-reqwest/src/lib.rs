@@ -118,7 +118,7 @@ impl Middleware for TracingMiddleware {
         };
         let mut guard = CancelGuard(Some(span));
         let result = next.run(req, extensions).await;
-        let Some(span) = guard.0.take() else {
+        let Some(mut span) = guard.0.take() else {
             return result;
         };
         match result {

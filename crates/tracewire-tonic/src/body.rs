@@ -14,6 +14,7 @@ use tracewire_core::SampledSpan;
 use tracewire_core::body::{BodyState, CallBody, EndOfCall};
 
 use crate::call::{Call, Messages};
+use crate::metrics::RpcCall;
 use crate::semconv;
 
 /// The response body of the gRPC layers: the core's [`CallBody`] with gRPC's end of call. The
@@ -24,74 +25,113 @@ use crate::semconv;
 pub type ResponseBody<B> = CallBody<B, GrpcEnd>;
 
 /// How a gRPC response ends its call (the [`EndOfCall`] of [`ResponseBody`]): the status from
-/// the trailers, and an `rpc.message` event per message with the layers' `message_events`.
+/// the trailers on the span of a sampled call and in the metrics of every call, and an
+/// `rpc.message` event per message with the layers' `message_events`.
 #[derive(Debug)]
 pub struct GrpcEnd {
-    call: Call,
+    call: Option<Call>,
+    metric: Option<RpcCall>,
     messages: Option<Messages>,
+}
+
+impl GrpcEnd {
+    fn finish(self, code: Code, message: Option<&str>) {
+        if let Some(call) = self.call {
+            call.finish(code, message);
+        }
+        if let Some(metric) = self.metric {
+            metric.finish(code);
+        }
+    }
 }
 
 impl EndOfCall for GrpcEnd {
     #[inline]
-    fn span(&self) -> &SampledSpan {
-        &self.call.span
+    fn span(&self) -> Option<&SampledSpan> {
+        self.call.as_ref().map(|call| &call.span)
     }
 
     #[inline]
     fn on_data<D: Buf>(&mut self, data: &D) {
-        if let Some(messages) = &mut self.messages {
+        if let (Some(messages), Some(call)) = (&mut self.messages, &self.call) {
             // Every chunk of the frame, in order (tonic's frames are one `Bytes`).
             let mut slices = [std::io::IoSlice::new(&[]); 16];
             let n = data.chunks_vectored(&mut slices);
             for slice in &slices[..n] {
-                messages.feed(slice, &self.call.span);
+                messages.feed(slice, &call.span);
             }
         }
     }
 
     fn on_trailers(self, trailers: &http::HeaderMap) {
         let (code, message) = semconv::status_of(trailers).unwrap_or((Code::Internal, None));
-        self.call.finish(code, message.as_deref());
+        self.finish(code, message.as_deref());
     }
 
     fn on_end(self) {
         // The body ended without trailers: no status.
-        self.call.finish(Code::Internal, Some("no grpc-status"));
+        self.finish(Code::Internal, Some("no grpc-status"));
     }
 
     fn on_error<E: fmt::Display + 'static>(self, error: &E) {
-        self.call.fail(error);
+        if let Some(metric) = self.metric {
+            metric.finish(semconv::code_of_error(error));
+        }
+        if let Some(call) = self.call {
+            call.fail(error);
+        }
     }
 
     fn on_drop(self) {
-        self.call.dropped();
+        if let Some(call) = self.call {
+            call.dropped();
+        }
+        if let Some(metric) = self.metric {
+            metric.dropped();
+        }
     }
 }
 
-/// The body of a sampled call's response: the call ends now when the headers carry its
-/// status (a trailers-only response, or an HTTP error), otherwise with the body. `scoped`
-/// keeps the span current while the body is produced (a server's response stream);
+/// The body of a call's response: the call ends now when the headers carry its status (a
+/// trailers-only response, or an HTTP error), otherwise with the body. `call` is its span
+/// (sampled calls), `metric` its measurement; `scoped` keeps the span current while the body
+/// is produced (a server's response stream), `cx` the context of an unsampled call;
 /// `messages` counts the messages the body carries.
 pub(crate) fn for_call<B>(
     response: http::Response<B>,
-    call: Call,
+    call: Option<Call>,
+    metric: Option<RpcCall>,
     scoped: bool,
+    cx: Option<Context>,
     messages: impl FnOnce() -> Option<Messages>,
 ) -> http::Response<ResponseBody<B>> {
+    if call.is_none() && metric.is_none() {
+        return response.map(|body| untraced(body, cx));
+    }
     let state = match semconv::response_status(&response) {
         Some((code, message)) => {
-            call.finish(code, message.as_deref());
-            BodyState::Done
+            GrpcEnd {
+                call,
+                metric,
+                messages: None,
+            }
+            .finish(code, message.as_deref());
+            match cx {
+                Some(cx) => BodyState::Unsampled(cx, None),
+                None => BodyState::Done,
+            }
         }
         None => {
+            let sampled = call.is_some();
             let end = GrpcEnd {
                 call,
-                messages: messages(),
+                metric,
+                messages: if sampled { messages() } else { None },
             };
-            if scoped {
-                BodyState::Scoped(end)
-            } else {
-                BodyState::Ready(end)
+            match cx {
+                Some(cx) if !sampled => BodyState::Unsampled(cx, Some(end)),
+                _ if scoped => BodyState::Scoped(end),
+                _ => BodyState::Ready(end),
             }
         }
     };
@@ -99,9 +139,12 @@ pub(crate) fn for_call<B>(
 }
 
 /// The body of an unsampled call (the context current while it is produced) or an untraced
-/// one (`None`).
+/// one (`None`), without metrics.
 pub(crate) fn untraced<B>(body: B, cx: Option<Context>) -> ResponseBody<B> {
-    CallBody::new(body, cx.map_or(BodyState::Done, BodyState::Unsampled))
+    CallBody::new(
+        body,
+        cx.map_or(BodyState::Done, |cx| BodyState::Unsampled(cx, None)),
+    )
 }
 
 pin_project! {

@@ -209,14 +209,7 @@ impl Call {
     /// Ends the span of a call dropped before its end: `DEADLINE_EXCEEDED` when the caller's
     /// deadline has passed, otherwise `CANCELLED` (the event `rpc.cancelled` either way).
     pub(crate) fn dropped(self) {
-        // tonic's server starts its timer for the same `grpc-timeout` a moment before this
-        // layer reads it, and its timer fires on a millisecond tick: a call dropped within a
-        // few milliseconds of the deadline is taken as expired.
-        const SLACK: Duration = Duration::from_millis(5);
-        let code = match self.deadline {
-            Some(deadline) if Instant::now() + SLACK >= deadline => Code::DeadlineExceeded,
-            _ => Code::Cancelled,
-        };
+        let code = dropped_code(self.deadline);
         self.span.add_event("rpc.cancelled");
         self.finish(code, None);
     }
@@ -236,6 +229,19 @@ impl Call {
             ],
         );
         self.span.end();
+    }
+}
+
+/// The status of a call dropped before its end: `DEADLINE_EXCEEDED` when the caller's
+/// deadline has passed, otherwise `CANCELLED`.
+pub(crate) fn dropped_code(deadline: Option<Instant>) -> Code {
+    // tonic's server starts its timer for the same `grpc-timeout` a moment before this layer
+    // reads it, and its timer fires on a millisecond tick: a call dropped within a few
+    // milliseconds of the deadline is taken as expired.
+    const SLACK: Duration = Duration::from_millis(5);
+    match deadline {
+        Some(deadline) if Instant::now() + SLACK >= deadline => Code::DeadlineExceeded,
+        _ => Code::Cancelled,
     }
 }
 

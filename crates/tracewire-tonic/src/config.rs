@@ -35,14 +35,17 @@ pub(crate) struct Config {
     pub(crate) send_baggage_to: Option<UriPredicate>,
     /// Client: `server.address` and `server.port` when the request URI has no authority.
     pub(crate) target: Option<(String, Option<u16>)>,
+    pub(crate) metric: crate::metrics::MetricSettings,
 }
 
 impl Config {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(side: crate::semconv::Side) -> Self {
+        let conventions = RpcConventions::from_env();
         Self {
             options: SpanOptions::new(),
             names: Arc::default(),
-            conventions: RpcConventions::from_env(),
+            conventions,
+            metric: crate::metrics::MetricSettings::new(side, conventions),
             trust: TrustPolicy::Trust,
             trace_builtin: false,
             message_events: false,

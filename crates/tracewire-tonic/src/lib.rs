@@ -60,6 +60,7 @@ mod call;
 pub mod client;
 mod config;
 mod interceptor;
+mod metrics;
 mod options;
 pub mod semconv;
 pub mod server;

@@ -74,6 +74,7 @@ macro_rules! grpc_options {
         )]
         pub fn conventions(mut self, conventions: crate::RpcConventions) -> Self {
             self.config_mut().conventions = conventions;
+            self.config_mut().metric.set_conventions(conventions);
             self
         }
 

@@ -2,19 +2,17 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
-use std::time::Instant;
 
 use http::Response;
 use pin_project_lite::pin_project;
 
+use super::ClientSpan;
 use crate::body::{ResponseBody, State};
 use crate::hooks::OnResponse;
-use tracewire_core::SampledSpan;
 
-struct Sampled<R> {
-    span: SampledSpan,
+struct Started<R> {
+    call: ClientSpan,
     on_response: R,
-    start: Instant,
 }
 
 pin_project! {
@@ -24,28 +22,23 @@ pin_project! {
     pub struct ResponseFuture<F, R> {
         #[pin]
         inner: F,
-        sampled: Option<Sampled<R>>,
+        sampled: Option<Started<R>>,
     }
 
     impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(s) = this.project().sampled.take() {
-                s.span.add_event("http.request.cancelled");
-                s.span.end();
+                s.call.cancel();
             }
         }
     }
 }
 
 impl<F, R> ResponseFuture<F, R> {
-    pub(crate) fn sampled(inner: F, span: SampledSpan, on_response: R, start: Instant) -> Self {
+    pub(crate) fn started(inner: F, call: ClientSpan, on_response: R) -> Self {
         Self {
             inner,
-            sampled: Some(Sampled {
-                span,
-                on_response,
-                start,
-            }),
+            sampled: Some(Started { call, on_response }),
         }
     }
 
@@ -72,22 +65,27 @@ where
         let sampled = this.sampled.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let state = match sampled {
+                match sampled {
                     Some(mut s) => {
-                        super::record_response(&s.span, response.status(), response.version());
-                        s.on_response
-                            .on_response(&response, s.start.elapsed(), &s.span.handle());
+                        s.call
+                            .record_response(response.status(), response.version());
+                        if let Some(span) = &s.call.span {
+                            s.on_response.on_response(
+                                &response,
+                                s.call.start.elapsed(),
+                                &span.handle(),
+                            );
+                        }
                         // Reading a response body runs no code of the application.
-                        State::SampledReady(s.span)
+                        Ok(response.map(|body| s.call.wrap_body(body)))
                     }
-                    None => State::Done,
-                };
-                Ok(response.map(|body| crate::body::response_body(body, state, false)))
+                    None => Ok(response
+                        .map(|body| crate::body::response_body(body, State::Done, false, None))),
+                }
             }
             Err(error) => {
                 if let Some(s) = sampled {
-                    crate::record::record_failure(&s.span, &error);
-                    s.span.end();
+                    s.call.fail(&error);
                 }
                 Err(error)
             }

@@ -18,6 +18,9 @@ pub(crate) struct ClientConfig {
     pub(crate) known_methods: crate::semconv::KnownMethods,
     pub(crate) send_context_to: Option<UriPredicate>,
     pub(crate) send_baggage_to: Option<UriPredicate>,
+    pub(crate) metric: crate::metrics::MetricSettings,
+    /// Server addresses as static strings, for the metrics (bounded).
+    pub(crate) names: Arc<tracewire_core::intern::Interner>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -34,6 +37,7 @@ impl fmt::Debug for ClientConfig {
                 "send_baggage_to",
                 &self.send_baggage_to.as_ref().map(|_| "predicate"),
             )
+            .field("metric", &self.metric)
             .finish()
     }
 }
@@ -79,6 +83,8 @@ impl HttpClientLayer {
                 known_methods: crate::semconv::KnownMethods::from_env(),
                 send_context_to: None,
                 send_baggage_to: None,
+                metric: crate::metrics::MetricSettings::new(true),
+                names: Arc::default(),
             }),
             on_response: (),
             filter: TraceAll,
@@ -98,6 +104,20 @@ impl<R, F, Q> HttpClientLayer<R, F, Q> {
 
     crate::options::span_options!("tracewire_http::client", HttpClientLayer);
     crate::options::tracer_provider_option!("tracewire_http::client", HttpClientLayer);
+    crate::metrics::metric_options!("tracewire_http::client", HttpClientLayer);
+
+    /// Also records `http.client.active_requests` (opt-in in the conventions), with the
+    /// method, server address and port and scheme.
+    ///
+    /// ```
+    /// use tracewire_http::client::HttpClientLayer;
+    ///
+    /// let layer = HttpClientLayer::new().active_requests_metric(true);
+    /// ```
+    pub fn active_requests_metric(mut self, enabled: bool) -> Self {
+        self.config_mut().metric.set_active(enabled);
+        self
+    }
 
     /// Sends trace context only to the destinations `predicate` accepts (default: all).
     ///

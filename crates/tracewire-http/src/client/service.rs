@@ -17,6 +17,7 @@ use super::layer::ClientConfig;
 use super::{ResendCount, UrlTemplate, port, redacted_url};
 use crate::filter::Filter;
 use crate::hooks::{OnRequest, OnResponse};
+use crate::metrics::HttpCall;
 use crate::semconv;
 
 const RESEND_COUNT: &str = "http.request.resend_count";
@@ -201,23 +202,33 @@ impl CallFacts for ClientInfo<'_> {
     }
 }
 
-/// The CLIENT span of a sampled request, for HTTP clients that are not tower services (see
-/// [`ClientTracer`]).
+/// One request of a client, for HTTP clients that are not tower services (see
+/// [`ClientTracer`]): its CLIENT span when it is sampled, and its metrics (every request, when
+/// the layer records them).
 pub struct ClientSpan {
-    pub(crate) span: SampledSpan,
+    pub(crate) span: Option<SampledSpan>,
+    pub(crate) metric: Option<HttpCall>,
     pub(crate) start: Instant,
 }
 
 impl fmt::Debug for ClientSpan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientSpan").finish_non_exhaustive()
+        f.debug_struct("ClientSpan")
+            .field("sampled", &self.span.is_some())
+            .field("measured", &self.metric.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl ClientSpan {
-    /// The span, for adding attributes.
-    pub fn handle(&self) -> crate::hooks::RequestSpan<'_> {
-        self.span.handle()
+    /// The span, for adding attributes (`None` when the request is not sampled).
+    pub fn handle(&self) -> Option<crate::hooks::RequestSpan<'_>> {
+        self.span.as_ref().map(SampledSpan::handle)
+    }
+
+    /// Whether the request has a span.
+    pub fn is_sampled(&self) -> bool {
+        self.span.is_some()
     }
 
     /// Time since the request started.
@@ -227,43 +238,69 @@ impl ClientSpan {
 
     /// Records the response headers: time to first byte, status (4xx and 5xx are errors),
     /// protocol version.
-    pub fn record_response(&self, status: http::StatusCode, version: http::Version) {
-        super::record_response(&self.span, status, version);
+    pub fn record_response(&mut self, status: http::StatusCode, version: http::Version) {
+        if let Some(span) = &self.span {
+            super::record_response(span, status, version);
+        }
+        if let Some(metric) = &mut self.metric {
+            metric.status(status);
+            metric.set_version(version);
+        }
     }
 
-    /// Records a transport error and ends the span: `error.type` is `timeout` or `connect`
+    /// Records a transport error and ends the call: `error.type` is `timeout` or `connect`
     /// when the error's types say so (its source chain: tower's `Elapsed`, `std::io::Error`
     /// kinds, hyper-util's client error with the `hyper-util` feature), otherwise its type
     /// name.
     pub fn fail<E: fmt::Display + 'static>(self, error: &E) {
-        crate::record::record_failure(&self.span, error);
-        self.span.end();
+        if let Some(span) = self.span {
+            crate::record::record_failure(&span, error);
+            span.end();
+        }
+        if let Some(mut metric) = self.metric {
+            metric.failed(crate::error::transport_error_type(error));
+            metric.finish();
+        }
     }
 
     /// Records a transport error whose `error.type` the caller knows (from the error's own
-    /// predicates, say `reqwest::Error::is_timeout`), and ends the span.
+    /// predicates, say `reqwest::Error::is_timeout`), and ends the call.
     pub fn fail_with(
         self,
         error: &dyn fmt::Display,
-        error_type: &str,
+        error_type: &'static str,
         exception_type: &'static str,
     ) {
-        self.span
-            .record_exception(error_type, exception_type, error);
-        self.span.end();
+        if let Some(span) = self.span {
+            span.record_exception(error_type, exception_type, error);
+            span.end();
+        }
+        if let Some(mut metric) = self.metric {
+            metric.failed(error_type);
+            metric.finish();
+        }
     }
 
-    /// Ends the span as cancelled by the caller (event `http.request.cancelled`; not an
+    /// Ends the call as cancelled by the caller (event `http.request.cancelled`; not an
     /// error).
     pub fn cancel(self) {
-        self.span.add_event("http.request.cancelled");
-        self.span.end();
+        if let Some(span) = self.span {
+            span.add_event("http.request.cancelled");
+            span.end();
+        }
+        if let Some(metric) = self.metric {
+            metric.finish();
+        }
     }
 
-    /// Wraps the response body: the span ends when the body has been read to its end or
+    /// Wraps the response body: the call ends when the body has been read to its end or
     /// dropped.
     pub fn wrap_body<B: http_body::Body>(self, body: B) -> crate::body::ResponseBody<B> {
-        crate::body::response_body(body, crate::body::State::SampledReady(self.span), false)
+        let state = match self.span {
+            Some(span) => crate::body::State::SampledReady(span),
+            None => crate::body::State::Done,
+        };
+        crate::body::response_body(body, state, false, self.metric)
     }
 }
 
@@ -277,10 +314,11 @@ impl ClientSpan {
 /// let tracer = HttpClientLayer::new().tracer();
 /// let mut headers = http::HeaderMap::new();
 /// let uri: http::Uri = "http://inventory.internal/items".parse().unwrap();
-/// let span = tracer.start(&http::Method::GET, &uri, &http::Extensions::new(), &mut headers);
+/// let call = tracer.start(&http::Method::GET, &uri, &http::Extensions::new(), &mut headers);
 /// // ... send the request with `headers`, then:
-/// if let Some(span) = span {
-///     span.record_response(http::StatusCode::OK, http::Version::HTTP_11);
+/// if let Some(mut call) = call {
+///     call.record_response(http::StatusCode::OK, http::Version::HTTP_11);
+///     # let _ = call.wrap_body(String::new());
 /// }
 /// ```
 #[derive(Clone, Debug)]
@@ -289,8 +327,9 @@ pub struct ClientTracer {
 }
 
 impl ClientTracer {
-    /// Starts a request under the current context: returns its span when sampled, and always
-    /// writes the context to `headers`.
+    /// Starts a request under the current context: returns its call when it is sampled or its
+    /// metrics are recorded (end it with [`ClientSpan::wrap_body`], `fail` or `cancel`), and
+    /// always writes the context to `headers`.
     pub fn start(
         &self,
         method: &http::Method,
@@ -326,9 +365,47 @@ impl ClientConfig {
         if self.sends_context(uri) {
             started.inject(&self.options.propagator, headers, self.sends_baggage(uri));
         }
-        started.into_span().map(|span| ClientSpan {
+        let span = started.into_span();
+        let metric = if traced || self.metric.filtered {
+            self.start_metric(method, uri)
+        } else {
+            None
+        };
+        if span.is_none() && metric.is_none() {
+            return None;
+        }
+        Some(ClientSpan {
             span,
+            metric,
             start: Instant::now(),
+        })
+    }
+
+    /// Starts measuring a request: method, scheme, the server's address and port (interned:
+    /// static strings).
+    #[inline]
+    fn start_metric(&self, method: &http::Method, uri: &http::Uri) -> Option<HttpCall> {
+        if !self.metric.metrics.is_on() {
+            return None;
+        }
+        let scheme = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        let server = tracewire_core::addr::uri_host(uri).map(|host| {
+            let host: Cow<'static, str> = match self.names.host(host) {
+                Some(interned) => Cow::Borrowed(interned),
+                None => Cow::Owned(host.to_owned()),
+            };
+            (host, super::port(uri))
+        });
+        self.metric.start(crate::metrics::Start {
+            method: self.known_methods.method(method).0,
+            scheme,
+            version: http::Version::HTTP_11,
+            route: None,
+            server,
+            headers: &http::HeaderMap::new(),
         })
     }
 
@@ -371,14 +448,15 @@ where
             traced,
         );
         let request = Request::from_parts(parts, body);
-        if let Some(ClientSpan { span, .. }) = &begun {
+        if let Some(ClientSpan {
+            span: Some(span), ..
+        }) = &begun
+        {
             self.on_request.on_request(&request, &span.handle());
         }
         let future = self.inner.call(request);
         match begun {
-            Some(ClientSpan { span, start }) => {
-                ResponseFuture::sampled(future, span, self.on_response.clone(), start)
-            }
+            Some(call) => ResponseFuture::started(future, call, self.on_response.clone()),
             None => ResponseFuture::untraced(future),
         }
     }

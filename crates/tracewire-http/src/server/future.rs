@@ -11,9 +11,11 @@ use tracewire_propagation::traceparent::TraceParent;
 
 use super::ResponseHeader;
 use super::layer::Config;
+use super::service::EndsAt;
 use super::service::record_headers;
 use crate::body::{ResponseBody, State};
 use crate::hooks::OnResponse;
+use crate::metrics::HttpCall;
 use crate::record::{record_failure, record_status};
 use tracewire_core::SampledSpan;
 
@@ -22,10 +24,6 @@ pub(crate) struct Sampled<R> {
     pub(crate) span: SampledSpan,
     pub(crate) on_response: R,
     pub(crate) start: Instant,
-    /// Where the call ends, as far as the request says.
-    pub(crate) ends_at_headers: super::service::EndsAt,
-    /// Which other responses end the call at their headers.
-    pub(crate) end_at_headers: Option<super::layer::EndAtHeaders>,
 }
 
 enum Mode<R> {
@@ -46,6 +44,11 @@ pin_project! {
         inner: F,
         mode: Option<Mode<R>>,
         settings: Option<Box<ResponseSettings>>,
+        // The request's measurement, where the call ends as far as the request says, and
+        // which other responses end it at their headers.
+        metric: Option<HttpCall>,
+        ends_at: EndsAt,
+        end_at_headers: Option<super::layer::EndAtHeaders>,
     }
 }
 
@@ -55,11 +58,16 @@ impl<F, R> ResponseFuture<F, R> {
         sampled: Sampled<R>,
         own: Option<TraceParent>,
         config: &Config,
+        metric: Option<HttpCall>,
+        ends_at: EndsAt,
     ) -> Self {
         Self {
             inner,
             mode: Some(Mode::Sampled(sampled)),
             settings: settings(own, config, true),
+            metric,
+            ends_at,
+            end_at_headers: config.end_at_headers.clone(),
         }
     }
 
@@ -68,11 +76,21 @@ impl<F, R> ResponseFuture<F, R> {
         cx: Context,
         own: Option<TraceParent>,
         config: &Config,
+        metric: Option<HttpCall>,
+        ends_at: EndsAt,
     ) -> Self {
+        let end_at_headers = if metric.is_some() {
+            config.end_at_headers.clone()
+        } else {
+            None
+        };
         Self {
             inner,
             mode: Some(Mode::Unsampled(cx)),
             settings: settings(own, config, false),
+            metric,
+            ends_at,
+            end_at_headers,
         }
     }
 }
@@ -137,12 +155,29 @@ where
         };
         let mode = this.mode.take();
         let settings = this.settings.take();
+        let mut metric = this.metric.take();
         Poll::Ready(match result {
             Ok(mut response) => {
                 if let Some(settings) = &settings
                     && let Some((name, value)) = &settings.header
                 {
                     response.headers_mut().insert(name.clone(), value.clone());
+                }
+                let status = response.status();
+                // Nothing more will be sent for this call at its headers: no body to wait
+                // for (hyper may never poll it), or a protocol switch.
+                let ends_now = ends_at_headers(*this.ends_at, status)
+                    || no_body_follows(status)
+                    || response.extensions().get::<super::EndAtHeaders>().is_some()
+                    || this
+                        .end_at_headers
+                        .as_ref()
+                        .is_some_and(|end| end(status, response.headers()));
+                if let Some(m) = &mut metric {
+                    m.status(status);
+                }
+                if ends_now && let Some(m) = metric.take() {
+                    m.finish();
                 }
                 let body_state = match mode {
                     Some(Mode::Sampled(mut s)) => {
@@ -158,16 +193,7 @@ where
                         }
                         s.on_response
                             .on_response(&response, s.start.elapsed(), &handle);
-                        let status = response.status();
-                        if ends_at_headers(s.ends_at_headers, status)
-                            || response.extensions().get::<super::EndAtHeaders>().is_some()
-                            || no_body_follows(status)
-                            || s.end_at_headers
-                                .as_ref()
-                                .is_some_and(|end| end(status, response.headers()))
-                        {
-                            // Nothing more will be sent for this call: no body to wait for
-                            // (hyper may never poll it), or a protocol switch.
+                        if ends_now {
                             s.span.end();
                             State::Done
                         } else {
@@ -177,12 +203,16 @@ where
                     Some(Mode::Unsampled(otel_cx)) => State::Unsampled(otel_cx),
                     None => State::Done,
                 };
-                Ok(response.map(|body| crate::body::response_body(body, body_state, true)))
+                Ok(response.map(|body| crate::body::response_body(body, body_state, true, metric)))
             }
             Err(error) => {
                 if let Some(Mode::Sampled(s)) = mode {
                     record_failure(&s.span, &error);
                     s.span.end();
+                }
+                if let Some(mut m) = metric {
+                    m.failed(crate::error::transport_error_type(&error));
+                    m.finish();
                 }
                 Err(error)
             }

@@ -31,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) end_at_headers_routes: Vec<String>,
     pub(crate) request_headers: Vec<http::HeaderName>,
     pub(crate) response_headers: Vec<http::HeaderName>,
+    pub(crate) metric: crate::metrics::MetricSettings,
 }
 
 impl fmt::Debug for Config {
@@ -50,6 +51,7 @@ impl fmt::Debug for Config {
             .field("end_at_headers_routes", &self.end_at_headers_routes)
             .field("request_headers", &self.request_headers)
             .field("response_headers", &self.response_headers)
+            .field("metric", &self.metric)
             .finish()
     }
 }
@@ -69,6 +71,7 @@ impl Clone for Config {
             end_at_headers_routes: self.end_at_headers_routes.clone(),
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
+            metric: self.metric.clone(),
         }
     }
 }
@@ -113,6 +116,7 @@ impl HttpServerLayer {
                 end_at_headers_routes: Vec::new(),
                 request_headers: Vec::new(),
                 response_headers: Vec::new(),
+                metric: crate::metrics::MetricSettings::new(false),
             }),
             make_span: DefaultMakeSpan,
             on_response: (),
@@ -206,6 +210,7 @@ impl<M, R, F, Q> HttpServerLayer<M, R, F, Q> {
     }
 
     crate::options::span_options!("tracewire_http::server", HttpServerLayer);
+    crate::metrics::metric_options!("tracewire_http::server", HttpServerLayer);
 
     /// What to do with an incoming context (default [`TrustPolicy::Trust`]).
     ///

@@ -111,6 +111,11 @@ impl<'a> RequestInfo<'a> {
     }
 
     /// `http.request.method` (`_OTHER` for unknown methods).
+    pub(crate) fn scheme(&self) -> &str {
+        self.scheme
+    }
+
+    /// The `http.request.method` value (`_OTHER` for methods outside the known set).
     pub fn method(&self) -> &'static str {
         self.method
     }

@@ -63,6 +63,76 @@ pub(crate) enum EndsAt {
     HeadersIfSuccess,
 }
 
+/// Where the call of `request` ends, as far as the request says.
+#[inline]
+fn ends_at<B>(request: &Request<B>, config: &Config) -> EndsAt {
+    if request.method() == http::Method::HEAD {
+        EndsAt::Headers
+    } else if request.method() == http::Method::CONNECT {
+        EndsAt::HeadersIfSuccess
+    } else if !config.end_at_headers_routes.is_empty()
+        && super::route(request)
+            .is_some_and(|r| config.end_at_headers_routes.iter().any(|e| e == r))
+    {
+        EndsAt::Headers
+    } else {
+        EndsAt::Body
+    }
+}
+
+/// Starts measuring `request`, when the layer records metrics: method, scheme, route template
+/// and protocol version, all static strings.
+#[inline]
+fn start_metric<B>(request: &Request<B>, config: &Config) -> Option<crate::metrics::HttpCall> {
+    if !config.metric.metrics.is_on() {
+        return None;
+    }
+    let method = request.method();
+    let route = super::route(request)
+        .and_then(|route| {
+            config
+                .names
+                .route(config.known_methods.name_method(method), route)
+        })
+        .map(|interned| interned.route);
+    config.metric.start(crate::metrics::Start {
+        method: config.known_methods.method(method).0,
+        scheme: metric_scheme(request, config),
+        version: request.version(),
+        route,
+        server: None,
+        headers: request.headers(),
+    })
+}
+
+/// `url.scheme` as the span has it, as a static string.
+fn metric_scheme<B>(request: &Request<B>, config: &Config) -> &'static str {
+    let scheme = if config.trusted_proxies.is_empty() {
+        request.uri().scheme_str().unwrap_or(config.url_scheme)
+    } else {
+        // Behind trusted proxies the forwarded scheme counts: as the span reads it.
+        let info = RequestInfo::new(
+            request,
+            &config.trusted_proxies,
+            &[],
+            config.url_scheme,
+            &config.known_methods,
+        );
+        return static_scheme(info.scheme(), config.url_scheme);
+    };
+    static_scheme(scheme, config.url_scheme)
+}
+
+fn static_scheme(scheme: &str, default: &'static str) -> &'static str {
+    if scheme.eq_ignore_ascii_case("https") {
+        "https"
+    } else if scheme.eq_ignore_ascii_case("http") {
+        "http"
+    } else {
+        default
+    }
+}
+
 /// What the core asks of a request, made only when the sampler needs it or the request is
 /// sampled.
 struct ServerFacts<'a, B, M> {
@@ -196,9 +266,12 @@ where
                 names: &config.names,
             },
         );
+        let metric = (traced || config.metric.filtered)
+            .then(|| start_metric(&request, config))
+            .flatten();
         match started {
-            Inbound::Untraced(cx) => self.call_unsampled(request, cx, None),
-            Inbound::Unsampled { cx, own } => self.call_unsampled(request, cx, own),
+            Inbound::Untraced(cx) => self.call_unsampled(request, cx, None, metric),
+            Inbound::Unsampled { cx, own } => self.call_unsampled(request, cx, own, metric),
             Inbound::Sampled { span, cx, own } => {
                 let start = Instant::now();
                 record_headers(
@@ -208,18 +281,7 @@ where
                     request.headers(),
                 );
                 self.on_request.on_request(&request, &span.handle());
-                let ends_at_headers = if request.method() == http::Method::HEAD {
-                    EndsAt::Headers
-                } else if request.method() == http::Method::CONNECT {
-                    EndsAt::HeadersIfSuccess
-                } else if !config.end_at_headers_routes.is_empty()
-                    && super::route(&request)
-                        .is_some_and(|r| config.end_at_headers_routes.iter().any(|e| e == r))
-                {
-                    EndsAt::Headers
-                } else {
-                    EndsAt::Body
-                };
+                let ends_at_headers = ends_at(&request, config);
                 request.extensions_mut().insert(cx);
                 let future = if self.call_runs_code {
                     span.in_scope(|| self.inner.call(request))
@@ -232,11 +294,11 @@ where
                         span,
                         on_response: self.on_response.clone(),
                         start,
-                        ends_at_headers,
-                        end_at_headers: config.end_at_headers.clone(),
                     },
                     own,
                     config,
+                    metric,
+                    ends_at_headers,
                 )
             }
         }
@@ -252,13 +314,20 @@ impl<S, M, R, F, Q> HttpServer<S, M, R, F, Q> {
         mut request: Request<ReqBody>,
         cx: opentelemetry::Context,
         own: Option<TraceParent>,
+        metric: Option<crate::metrics::HttpCall>,
     ) -> ResponseFuture<S::Future, R>
     where
         S: Service<Request<ReqBody>>,
     {
+        // Where the call ends matters only to its metrics when there is no span.
+        let ends_at_headers = if metric.is_some() {
+            ends_at(&request, &self.config)
+        } else {
+            EndsAt::Body
+        };
         request.extensions_mut().insert(cx.clone());
         let future = call_inner(&mut self.inner, self.call_runs_code, &cx, request);
-        ResponseFuture::unsampled(future, cx, own, &self.config)
+        ResponseFuture::unsampled(future, cx, own, &self.config, metric, ends_at_headers)
     }
 }
 

@@ -8,6 +8,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
 use crate::call::{Call, Messages};
+use crate::metrics::RpcCall;
 use tracewire_core::hooks::OnResponse;
 
 pin_project! {
@@ -20,33 +21,46 @@ pin_project! {
         call: Option<Call>,
         message_events: bool,
         on_response: Option<R>,
+        metric: Option<RpcCall>,
     }
 
     impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(call) = this.project().call.take() {
+            let this = this.project();
+            if let Some(call) = this.call.take() {
                 call.dropped();
+            }
+            if let Some(metric) = this.metric.take() {
+                metric.dropped();
             }
         }
     }
 }
 
 impl<F, R> ResponseFuture<F, R> {
-    pub(crate) fn sampled(inner: F, call: Call, message_events: bool, on_response: R) -> Self {
+    pub(crate) fn sampled(
+        inner: F,
+        call: Call,
+        message_events: bool,
+        on_response: R,
+        metric: Option<RpcCall>,
+    ) -> Self {
         Self {
             inner,
             call: Some(call),
             message_events,
             on_response: Some(on_response),
+            metric,
         }
     }
 
-    pub(crate) fn untraced(inner: F) -> Self {
+    pub(crate) fn untraced(inner: F, metric: Option<RpcCall>) -> Self {
         Self {
             inner,
             call: None,
             message_events: false,
             on_response: None,
+            metric,
         }
     }
 }
@@ -63,6 +77,7 @@ where
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         let call = this.call.take();
+        let metric = this.metric.take();
         Poll::Ready(match result {
             Ok(response) => Ok(match call {
                 Some(call) => {
@@ -71,13 +86,16 @@ where
                         hook.on_response(&response, call.start.elapsed(), &call.span.handle());
                     }
                     // Reading a response body runs no code of the application: no scope.
-                    crate::body::for_call(response, call, false, || {
+                    crate::body::for_call(response, Some(call), metric, false, None, || {
                         this.message_events.then(Messages::received)
                     })
                 }
-                None => response.map(|body| crate::body::untraced(body, None)),
+                None => crate::body::for_call(response, None, metric, false, None, || None),
             }),
             Err(error) => {
+                if let Some(metric) = metric {
+                    metric.finish(crate::semconv::code_of_error(&error));
+                }
                 if let Some(call) = call {
                     call.fail(&error);
                 }

@@ -34,7 +34,7 @@ impl GrpcClientLayer {
     /// reflection traced.
     pub fn new() -> Self {
         Self {
-            config: Arc::new(Config::new()),
+            config: Arc::new(Config::new(crate::semconv::Side::Client)),
             on_response: (),
             filter: TraceAll,
             on_request: (),
@@ -47,6 +47,7 @@ impl<R, F, Q> GrpcClientLayer<R, F, Q> {
         Arc::make_mut(&mut self.config)
     }
 
+    crate::metrics::metric_options!(GrpcClientLayer);
     crate::options::grpc_options!(GrpcClientLayer);
 
     /// Sends baggage (and the custom fields carried in it) with the context (off by default:

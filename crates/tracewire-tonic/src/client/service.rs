@@ -82,6 +82,22 @@ fn call_info<'a, B>(request: &'a Request<B>, config: &'a Config) -> CallInfo<'a>
     }
 }
 
+/// Starts measuring a call, when the layer records metrics.
+#[inline]
+fn start_metric<B>(request: &Request<B>, config: &Config) -> Option<crate::metrics::RpcCall> {
+    if !config.metric.metrics.is_on() {
+        return None;
+    }
+    let info = call_info(request, config);
+    let deadline = grpc_timeout(request.headers()).map(|t| std::time::Instant::now() + t);
+    config.metric.start(
+        &info.method,
+        (info.server_address, info.server_port),
+        &config.names,
+        deadline,
+    )
+}
+
 impl<S, R, F, Q, ResBody> Service<Request<tonic::body::Body>> for GrpcClient<S, R, F, Q>
 where
     S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
@@ -112,8 +128,13 @@ where
                 });
         let baggage = config.sends_baggage(request.uri());
         started.inject(&config.options.propagator, request.headers_mut(), baggage);
+        let metric = if traced || config.metric.filtered {
+            start_metric(&request, config)
+        } else {
+            None
+        };
         let Some(span) = started.into_span() else {
-            return ResponseFuture::untraced(self.inner.call(request));
+            return ResponseFuture::untraced(self.inner.call(request), metric);
         };
         let call = Call::new(span, Side::Client, config.conventions, None);
         self.on_request.on_request(&request, &call.span.handle());
@@ -130,6 +151,7 @@ where
             call,
             config.message_events,
             self.on_response.clone(),
+            metric,
         )
     }
 }

@@ -9,6 +9,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
 use crate::call::{Call, Messages};
+use crate::metrics::RpcCall;
 use tracewire_core::hooks::OnResponse;
 
 enum Mode {
@@ -27,33 +28,46 @@ pin_project! {
         mode: Mode,
         message_events: bool,
         on_response: Option<R>,
+        metric: Option<RpcCall>,
     }
 
     impl<F, R> PinnedDrop for ResponseFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
-            if let Mode::Sampled(call) = std::mem::replace(this.project().mode, Mode::Done) {
+            let this = this.project();
+            if let Mode::Sampled(call) = std::mem::replace(this.mode, Mode::Done) {
                 call.dropped();
+            }
+            if let Some(metric) = this.metric.take() {
+                metric.dropped();
             }
         }
     }
 }
 
 impl<F, R> ResponseFuture<F, R> {
-    pub(crate) fn sampled(inner: F, call: Call, message_events: bool, on_response: R) -> Self {
+    pub(crate) fn sampled(
+        inner: F,
+        call: Call,
+        message_events: bool,
+        on_response: R,
+        metric: Option<RpcCall>,
+    ) -> Self {
         Self {
             inner,
             mode: Mode::Sampled(call),
             message_events,
             on_response: Some(on_response),
+            metric,
         }
     }
 
-    pub(crate) fn unsampled(inner: F, cx: Context) -> Self {
+    pub(crate) fn unsampled(inner: F, cx: Context, metric: Option<RpcCall>) -> Self {
         Self {
             inner,
             mode: Mode::Unsampled(cx),
             message_events: false,
             on_response: None,
+            metric,
         }
     }
 }
@@ -78,22 +92,26 @@ where
             Mode::Done => ready!(inner.as_mut().poll(cx)),
         };
         let mode = std::mem::replace(this.mode, Mode::Done);
+        let metric = this.metric.take();
         Poll::Ready(match result {
             Ok(response) => Ok(match mode {
                 Mode::Sampled(call) => {
                     if let Some(hook) = this.on_response.as_mut() {
                         hook.on_response(&response, call.start.elapsed(), &call.span.handle());
                     }
-                    crate::body::for_call(response, call, true, || {
+                    crate::body::for_call(response, Some(call), metric, true, None, || {
                         this.message_events.then(Messages::sent)
                     })
                 }
                 Mode::Unsampled(otel_cx) => {
-                    response.map(|body| crate::body::untraced(body, Some(otel_cx)))
+                    crate::body::for_call(response, None, metric, true, Some(otel_cx), || None)
                 }
-                Mode::Done => response.map(|body| crate::body::untraced(body, None)),
+                Mode::Done => crate::body::for_call(response, None, metric, true, None, || None),
             }),
             Err(error) => {
+                if let Some(metric) = metric {
+                    metric.finish(crate::semconv::code_of_error(&error));
+                }
                 if let Mode::Sampled(call) = mode {
                     call.fail(&error);
                 }

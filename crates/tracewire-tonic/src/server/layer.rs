@@ -34,7 +34,7 @@ impl GrpcServerLayer {
     /// spans, every call but health checks and reflection traced.
     pub fn new() -> Self {
         Self {
-            config: Arc::new(Config::new()),
+            config: Arc::new(Config::new(crate::semconv::Side::Server)),
             on_response: (),
             filter: TraceAll,
             on_request: (),
@@ -47,6 +47,7 @@ impl<R, F, Q> GrpcServerLayer<R, F, Q> {
         Arc::make_mut(&mut self.config)
     }
 
+    crate::metrics::metric_options!(GrpcServerLayer);
     crate::options::grpc_options!(GrpcServerLayer);
 
     /// What to do with an incoming context (default [`TrustPolicy::Trust`]).

@@ -86,6 +86,22 @@ fn call_info<B>(request: &Request<B>) -> CallInfo<'_> {
     }
 }
 
+/// Starts measuring a call, when the layer records metrics.
+#[inline]
+fn start_metric<B>(request: &Request<B>, config: &Config) -> Option<crate::metrics::RpcCall> {
+    if !config.metric.metrics.is_on() {
+        return None;
+    }
+    let info = call_info(request);
+    let deadline = grpc_timeout(request.headers()).map(|t| std::time::Instant::now() + t);
+    config.metric.start(
+        &info.method,
+        (info.server_address, info.server_port),
+        &config.names,
+        deadline,
+    )
+}
+
 #[cfg(feature = "transport")]
 fn peer<B>(request: &Request<B>) -> Option<std::net::SocketAddr> {
     request
@@ -130,9 +146,14 @@ where
                 side: Side::Server,
             },
         );
+        let metric = if traced || config.metric.filtered {
+            start_metric(&request, config)
+        } else {
+            None
+        };
         let (span, cx) = match started {
             Inbound::Untraced(cx) | Inbound::Unsampled { cx, .. } => {
-                return self.call_unsampled(request, cx);
+                return self.call_unsampled(request, cx, metric);
             }
             Inbound::Sampled { span, cx, .. } => (span, cx),
         };
@@ -153,6 +174,7 @@ where
             call,
             config.message_events,
             self.on_response.clone(),
+            metric,
         )
     }
 }
@@ -162,6 +184,7 @@ impl<S, R, F, Q> GrpcServer<S, R, F, Q> {
         &mut self,
         mut request: Request<tonic::body::Body>,
         cx: opentelemetry::Context,
+        metric: Option<crate::metrics::RpcCall>,
     ) -> ResponseFuture<S::Future, R>
     where
         S: Service<Request<tonic::body::Body>, Response = Response<ResBody>>,
@@ -171,6 +194,6 @@ impl<S, R, F, Q> GrpcServer<S, R, F, Q> {
             let _guard = cx.clone().attach();
             self.inner.call(request)
         };
-        ResponseFuture::unsampled(future, cx)
+        ResponseFuture::unsampled(future, cx, metric)
     }
 }
