@@ -19,6 +19,7 @@ use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::prelude::*;
 
 pub mod grpc;
+pub mod metrics;
 
 /// The trace id of the incoming contexts the tests send.
 pub const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
