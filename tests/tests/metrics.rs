@@ -70,7 +70,10 @@ async fn http_server_metrics_count_every_request_with_bounded_attributes() {
     let ok = sink
         .point(
             "http.server.request.duration",
-            &[("http.route", "/users/{id}"), ("http.response.status_code", "200")],
+            &[
+                ("http.route", "/users/{id}"),
+                ("http.response.status_code", "200"),
+            ],
         )
         .expect("200s");
     assert_eq!(ok.count, 3.0);
@@ -105,7 +108,11 @@ async fn http_server_metrics_count_every_request_with_bounded_attributes() {
         )
         .expect("404");
     assert_eq!(unmatched.attr("http.route"), None);
-    assert_eq!(unmatched.attr("error.type"), None, "4xx is not a server error");
+    assert_eq!(
+        unmatched.attr("error.type"),
+        None,
+        "4xx is not a server error"
+    );
     assert!(
         points
             .iter()
@@ -118,7 +125,11 @@ async fn http_server_metrics_count_every_request_with_bounded_attributes() {
     assert_eq!(active[0].count, 0.0);
     assert_eq!(active[0].unit, "{request}");
     assert_eq!(
-        active[0].attributes.keys().map(String::as_str).collect::<Vec<_>>(),
+        active[0]
+            .attributes
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
         ["http.request.method", "url.scheme"]
     );
 }
@@ -234,7 +245,11 @@ async fn http_client_metrics_have_the_server_and_no_route() {
             &[("http.response.status_code", "404")],
         )
         .expect("404");
-    assert_eq!(not_found.attr("error.type"), Some("404"), "4xx fails a client");
+    assert_eq!(
+        not_found.attr("error.type"),
+        Some("404"),
+        "4xx fails a client"
+    );
     let active = sink.points("http.client.active_requests");
     assert_eq!(active.len(), 1);
     assert_eq!(active[0].count, 0.0);
@@ -245,7 +260,9 @@ async fn http_client_metrics_have_the_server_and_no_route() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    let mut client = ServiceBuilder::new().layer(layer).service(tracewire_tests::client());
+    let mut client = ServiceBuilder::new()
+        .layer(layer)
+        .service(tracewire_tests::client());
     let result = tower::Service::call(
         &mut client,
         http::Request::get(format!("http://{closed}/"))
@@ -302,7 +319,11 @@ async fn grpc_metrics_on_both_sides_with_the_span_status_attributes() {
             &[("rpc.response.status_code", "NOT_FOUND")],
         )
         .expect("server NOT_FOUND");
-    assert_eq!(server_not_found.attr("error.type"), None, "not a server error");
+    assert_eq!(
+        server_not_found.attr("error.type"),
+        None,
+        "not a server error"
+    );
     let client_not_found = client_sink
         .point(
             "rpc.client.call.duration",
@@ -315,7 +336,10 @@ async fn grpc_metrics_on_both_sides_with_the_span_status_attributes() {
         client_not_found.attr("server.port"),
         Some(addr.port().to_string().as_str())
     );
-    assert!(server_sink.points("rpc.server.duration").is_empty(), "rpc/old only");
+    assert!(
+        server_sink.points("rpc.server.duration").is_empty(),
+        "rpc/old only"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -347,4 +371,67 @@ async fn grpc_older_and_both_conventions() {
         assert_eq!(point.attr("rpc.system"), Some("grpc"));
         assert_eq!(point.attr("rpc.service"), Some("test.echo.v1.Echo"));
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_prometheus_endpoint_is_scraped_over_http() {
+    use opentelemetry_sdk::metrics::SdkMeterProvider;
+    use tracewire_http::prometheus::PrometheusEndpoint;
+
+    let _t = Telemetry::install();
+    let (reader, endpoint) = PrometheusEndpoint::new().unwrap();
+    let provider = SdkMeterProvider::builder().with_reader(reader).build();
+    let app =
+        app(HttpServerLayer::new().meter_provider(&provider)).route_service("/metrics", endpoint);
+    let addr = serve(app).await;
+    fetch(addr, "/users/1", &[]).await;
+    fetch(addr, "/users/0", &[]).await;
+    let (response, text) = fetch(addr, "/metrics", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+    );
+    // Parse the text format: the count of each labelled series.
+    let counts: Vec<(String, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with("http_server_request_duration_seconds_count{"))
+        .map(|l| {
+            let (labels, value) = l.rsplit_once(' ').unwrap();
+            (labels.to_owned(), value.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(counts.len(), 2, "{text}");
+    let ok = counts
+        .iter()
+        .find(|(labels, _)| labels.contains(r#"http_response_status_code="200""#))
+        .expect(&text);
+    assert!(ok.0.contains(r#"http_route="/users/{id}""#), "{}", ok.0);
+    assert!(ok.0.contains(r#"http_request_method="GET""#), "{}", ok.0);
+    assert_eq!(ok.1, 1.0);
+    let failed = counts
+        .iter()
+        .find(|(labels, _)| labels.contains(r#"http_response_status_code="500""#))
+        .expect(&text);
+    assert!(failed.0.contains(r#"error_type="500""#), "{}", failed.0);
+    // The buckets are the conventions'.
+    assert!(
+        text.contains(r#"le="0.005""#) && text.contains(r#"le="10""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE http_server_active_requests gauge"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("http_server_active_requests{")
+                && l.contains(r#"http_request_method="GET""#)
+                && l.ends_with(" 0")),
+        "{text}"
+    );
+    // The scrapes themselves are not measured (the endpoint is outside the traced routes).
+    assert!(!text.contains(r#"http_route="/metrics""#));
 }

@@ -54,6 +54,8 @@ pub mod filter;
 pub mod hooks;
 mod metrics;
 mod options;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod record;
 pub mod semconv;
 pub mod server;

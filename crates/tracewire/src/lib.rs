@@ -102,6 +102,8 @@ pub use tracewire_core::fmt;
 pub mod http {
     #[doc(inline)]
     pub use tracewire_http::client::{HttpClient, HttpClientLayer, UrlTemplate};
+    #[cfg(feature = "prometheus")]
+    pub use tracewire_http::prometheus;
     #[doc(inline)]
     pub use tracewire_http::server::{
         HttpServer, HttpServerLayer, PeerAddr, RequestInfo, ResponseBody, ResponseFuture,
