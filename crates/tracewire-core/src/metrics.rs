@@ -24,16 +24,17 @@
 //!     },
 //! );
 //! let call = metrics.start(&[]).unwrap();
-//! call.finish(&[KeyValue::new("messaging.system", "kafka")], &[], None, None);
+//! call.finish(&[KeyValue::new("messaging.system", "kafka")], None, None);
 //! provider.force_flush().unwrap();
 //! assert!(!exporter.get_finished_metrics().unwrap().is_empty());
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
-use opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider, ObservableUpDownCounter};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 /// The bucket boundaries the HTTP and RPC conventions recommend for durations in seconds.
@@ -51,7 +52,8 @@ pub const DURATION_BUCKETS_MS: [f64; 14] = [
 #[derive(Clone)]
 pub enum MeterSource {
     /// The global meter provider (`opentelemetry::global::set_meter_provider`), read when the
-    /// first call is recorded.
+    /// first call is recorded. While none is installed (the API's no-op provider), nothing is
+    /// recorded and the global provider is looked at again every 1,024 calls.
     Global {
         /// The instrumentation scope's name (the layer's crate).
         name: &'static str,
@@ -117,14 +119,69 @@ struct Lazy {
     source: MeterSource,
     names: InstrumentNames,
     instruments: OnceLock<Instruments>,
+    /// Calls since the global provider was last found to be the API's no-op.
+    noop_calls: AtomicU32,
 }
+
+/// How many calls pass between two looks at a global meter provider that was the no-op.
+const NOOP_RECHECK: u32 = 1024;
 
 struct Instruments {
     duration: Option<Histogram<f64>>,
     duration_ms: Option<Histogram<f64>>,
-    active: Option<UpDownCounter<i64>>,
+    /// The calls in flight, counted per attribute set in our own atomics and read by the SDK
+    /// when it collects (an observable up-down counter): a call costs an atomic add at each
+    /// end instead of two attribute-set lookups in the SDK.
+    active: Option<(Arc<ActiveSlots>, ObservableUpDownCounter<i64>)>,
     request_size: Option<Histogram<u64>>,
     response_size: Option<Histogram<u64>>,
+}
+
+/// The most attribute sets of calls in flight kept apart; the others share one slot with
+/// `otel.metric.overflow=true`, as the SDK does past its cardinality limit.
+const ACTIVE_SLOTS: usize = 512;
+
+/// Counters of calls in flight, one per attribute set.
+#[derive(Default)]
+struct ActiveSlots {
+    slots: RwLock<Vec<Arc<Slot>>>,
+}
+
+struct Slot {
+    attributes: Vec<KeyValue>,
+    count: AtomicI64,
+}
+
+impl ActiveSlots {
+    /// The slot of `attributes`, made when first seen.
+    #[inline]
+    fn slot(&self, attributes: &[KeyValue]) -> Option<Arc<Slot>> {
+        {
+            let slots = self.slots.read().ok()?;
+            if let Some(slot) = slots.iter().find(|s| s.attributes == attributes) {
+                return Some(slot.clone());
+            }
+        }
+        let mut slots = self.slots.write().ok()?;
+        if let Some(slot) = slots.iter().find(|s| s.attributes == attributes) {
+            return Some(slot.clone());
+        }
+        let attributes = if slots.len() < ACTIVE_SLOTS {
+            attributes.to_vec()
+        } else {
+            let overflow = [KeyValue::new("otel.metric.overflow", true)];
+            if let Some(slot) = slots.iter().find(|s| s.attributes == overflow) {
+                return Some(slot.clone());
+            }
+            overflow.to_vec()
+        };
+        let slot = Arc::new(Slot {
+            attributes,
+            count: AtomicI64::new(0),
+        });
+        slots.push(slot.clone());
+        Some(slot)
+    }
 }
 
 impl fmt::Debug for CallMetrics {
@@ -160,6 +217,7 @@ impl CallMetrics {
                 source,
                 names,
                 instruments: OnceLock::new(),
+                noop_calls: AtomicU32::new(0),
             }))),
         }
     }
@@ -170,40 +228,71 @@ impl CallMetrics {
         self.0.is_some()
     }
 
+    /// Whether a call started now would be recorded: metrics are on and their meter records
+    /// (a global meter provider that is the API's no-op does not). Check it before building
+    /// a call's attributes.
+    #[inline]
+    pub fn recording(&self) -> bool {
+        self.0.as_ref().is_some_and(|lazy| lazy.instruments().is_some())
+    }
+
     /// The names this records.
     pub fn names(&self) -> Option<InstrumentNames> {
         self.0.as_ref().map(|lazy| lazy.names)
     }
 
-    /// Starts timing a call, and counts it in flight with `active` (the attributes the
-    /// up-down counter takes: the end must pass the same). `None` when metrics are off.
+    /// Starts timing a call, and counts it in flight with the attributes `active` (until
+    /// [`CallTimer::finish`]). `None` when metrics are off.
     #[inline]
     pub fn start(&self, active: &[KeyValue]) -> Option<CallTimer> {
         let lazy = self.0.as_ref()?;
-        let instruments = lazy.instruments();
-        if let Some(counter) = &instruments.active {
-            counter.add(1, active);
+        let instruments = lazy.instruments()?;
+        let active = instruments
+            .active
+            .as_ref()
+            .and_then(|(slots, _)| slots.slot(active));
+        if let Some(slot) = &active {
+            slot.count.fetch_add(1, Ordering::Relaxed);
         }
         Some(CallTimer {
             metrics: lazy.clone(),
+            active,
             start: Instant::now(),
         })
     }
 }
 
 impl Lazy {
+    /// The instruments, made at the first call. From the global provider: `None` while it is
+    /// the API's no-op (no provider installed), looked at again every [`NOOP_RECHECK`] calls,
+    /// so that a layer without a meter provider costs one atomic add per call.
     #[inline]
-    fn instruments(&self) -> &Instruments {
-        self.instruments.get_or_init(|| {
-            let meter = match &self.source {
-                MeterSource::Meter(meter) => meter.clone(),
-                MeterSource::Global { name, version } => {
-                    opentelemetry::global::meter_with_scope(scope(name, version))
+    fn instruments(&self) -> Option<&Instruments> {
+        if let Some(instruments) = self.instruments.get() {
+            return Some(instruments);
+        }
+        self.make_instruments()
+    }
+
+    #[cold]
+    fn make_instruments(&self) -> Option<&Instruments> {
+        let meter = match &self.source {
+            MeterSource::Meter(meter) => meter.clone(),
+            MeterSource::Global { name, version } => {
+                if self.noop_calls.fetch_add(1, Ordering::Relaxed) % NOOP_RECHECK != 0 {
+                    return None;
                 }
-                MeterSource::Off => opentelemetry::global::meter("tracewire-off"),
-            };
-            make(&meter, &self.names)
-        })
+                let provider = opentelemetry::global::meter_provider();
+                // The API's no-op provider is a unit struct; an SDK provider (or any that
+                // records) holds its state. Nothing else tells them apart through `dyn`.
+                if std::mem::size_of_val(&*provider) == 0 {
+                    return None;
+                }
+                provider.meter_with_scope(scope(name, version))
+            }
+            MeterSource::Off => return None,
+        };
+        Some(self.instruments.get_or_init(|| make(&meter, &self.names)))
     }
 }
 
@@ -226,11 +315,21 @@ fn make(meter: &Meter, names: &InstrumentNames) -> Instruments {
                 .build()
         }),
         active: names.active.map(|(name, description)| {
-            meter
-                .i64_up_down_counter(name)
+            let slots = Arc::new(ActiveSlots::default());
+            let observed = slots.clone();
+            let counter = meter
+                .i64_observable_up_down_counter(name)
                 .with_unit("{request}")
                 .with_description(description)
-                .build()
+                .with_callback(move |observer| {
+                    if let Ok(slots) = observed.slots.read() {
+                        for slot in slots.iter() {
+                            observer.observe(slot.count.load(Ordering::Relaxed), &slot.attributes);
+                        }
+                    }
+                })
+                .build();
+            (slots, counter)
         }),
         request_size: names.request_size.map(|(name, description)| {
             meter
@@ -250,10 +349,10 @@ fn make(meter: &Meter, names: &InstrumentNames) -> Instruments {
 }
 
 /// One call being timed (see [`CallMetrics::start`]); [`finish`](Self::finish) records it.
-/// Dropped without `finish`, it records nothing (and leaves the call counted in flight: call
-/// `finish` on every path that ends a call).
+/// Dropped without `finish`, it records no duration but ends the call's flight.
 pub struct CallTimer {
     metrics: Arc<Lazy>,
+    active: Option<Arc<Slot>>,
     start: Instant,
 }
 
@@ -265,32 +364,41 @@ impl fmt::Debug for CallTimer {
     }
 }
 
+impl Drop for CallTimer {
+    fn drop(&mut self) {
+        if let Some(slot) = self.active.take() {
+            slot.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl CallTimer {
     /// When the call started.
     pub fn start(&self) -> Instant {
         self.start
     }
 
-    /// Records the call: its duration with `attributes`, the end of its flight with `active`
-    /// (the attributes it started with), and the body sizes when known.
+    /// Records the call: its duration with `attributes`, the end of its flight, and the body
+    /// sizes when known.
     #[inline]
     pub fn finish(
-        self,
+        mut self,
         attributes: &[KeyValue],
-        active: &[KeyValue],
         request_size: Option<u64>,
         response_size: Option<u64>,
     ) {
         let elapsed = self.start.elapsed();
-        let instruments = self.metrics.instruments();
+        let Some(instruments) = self.metrics.instruments() else {
+            return;
+        };
         if let Some(histogram) = &instruments.duration {
             histogram.record(elapsed.as_secs_f64(), attributes);
         }
         if let Some(histogram) = &instruments.duration_ms {
             histogram.record(elapsed.as_secs_f64() * 1000.0, attributes);
         }
-        if let Some(counter) = &instruments.active {
-            counter.add(-1, active);
+        if let Some(slot) = self.active.take() {
+            slot.count.fetch_sub(1, Ordering::Relaxed);
         }
         if let (Some(histogram), Some(size)) = (&instruments.request_size, request_size) {
             histogram.record(size, attributes);
@@ -345,15 +453,14 @@ pub fn finish_with(
     timer: CallTimer,
     hook: Option<&MetricAttributes>,
     attributes: &[KeyValue],
-    active: &[KeyValue],
     sizes: (Option<u64>, Option<u64>),
 ) {
     match hook {
-        None => timer.finish(attributes, active, sizes.0, sizes.1),
+        None => timer.finish(attributes, sizes.0, sizes.1),
         Some(hook) => {
             let mut owned = attributes.to_vec();
             hook.apply(&mut owned);
-            timer.finish(&owned, active, sizes.0, sizes.1);
+            timer.finish(&owned, sizes.0, sizes.1);
         }
     }
 }

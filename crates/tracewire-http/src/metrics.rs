@@ -209,9 +209,14 @@ macro_rules! metric_options {
 
 pub(crate) use metric_options;
 
-/// One request being measured, from its start to the end of its call.
+/// One request being measured, from its start to the end of its call. Boxed: it travels in
+/// the response future and the response body, which stay small for a request without
+/// metrics.
 #[derive(Debug)]
-pub(crate) struct HttpCall {
+pub(crate) struct HttpCall(Box<Measured>);
+
+#[derive(Debug)]
+pub(crate) struct Measured {
     timer: CallTimer,
     method: &'static str,
     scheme: &'static str,
@@ -242,7 +247,7 @@ impl MetricSettings {
     /// Starts measuring a request; `None` when metrics are off.
     #[inline]
     pub(crate) fn start(&self, start: Start<'_>) -> Option<HttpCall> {
-        if !self.metrics.is_on() {
+        if !self.metrics.recording() {
             return None;
         }
         let timer = if self.client {
@@ -273,7 +278,7 @@ impl MetricSettings {
         } else {
             None
         };
-        Some(HttpCall {
+        Some(HttpCall(Box::new(Measured {
             timer,
             method: start.method,
             scheme: start.scheme,
@@ -286,7 +291,7 @@ impl MetricSettings {
             response_bytes: 0,
             hook: self.hook.clone(),
             client: self.client,
-        })
+        })))
     }
 }
 
@@ -297,6 +302,39 @@ fn unused() -> KeyValue {
 
 impl HttpCall {
     /// The response's status: `http.response.status_code`, and `error.type` for an error
+    /// status.
+    #[inline]
+    pub(crate) fn status(&mut self, status: http::StatusCode) {
+        self.0.status(status);
+    }
+
+    /// The response's protocol version.
+    #[inline]
+    pub(crate) fn set_version(&mut self, version: http::Version) {
+        self.0.version = semconv::protocol_version(version);
+    }
+
+    /// The call failed.
+    #[inline]
+    pub(crate) fn failed(&mut self, error_type: &'static str) {
+        self.0.error_type = Some(Cow::Borrowed(error_type));
+    }
+
+    /// Counts response body bytes.
+    #[inline]
+    pub(crate) fn count(&mut self, bytes: usize) {
+        self.0.response_bytes = self.0.response_bytes.saturating_add(bytes as u64);
+    }
+
+    /// Records the call.
+    #[inline]
+    pub(crate) fn finish(self) {
+        self.0.finish();
+    }
+}
+
+impl Measured {
+    /// The response's status: `http.response.status_code`, and `error.type` for an error
     /// status (5xx; 4xx too on a client).
     #[inline]
     pub(crate) fn status(&mut self, status: http::StatusCode) {
@@ -306,22 +344,8 @@ impl HttpCall {
         }
     }
 
-    /// The response's protocol version (a client learns it from the response).
-    #[inline]
-    pub(crate) fn set_version(&mut self, version: http::Version) {
-        self.version = semconv::protocol_version(version);
-    }
 
-    /// The call failed: `error.type` (a transport or body error, `body_dropped`).
-    pub(crate) fn failed(&mut self, error_type: &'static str) {
-        self.error_type = Some(Cow::Borrowed(error_type));
-    }
 
-    /// Counts response body bytes.
-    #[inline]
-    pub(crate) fn count(&mut self, bytes: usize) {
-        self.response_bytes = self.response_bytes.saturating_add(bytes as u64);
-    }
 
     /// Records the call.
     pub(crate) fn finish(self) {
@@ -356,26 +380,10 @@ impl HttpCall {
                 }
             }
         }
-        let client_active;
-        let active: &[KeyValue] = match &self.server {
-            // The client's in-flight counter: method, address, port and scheme.
-            Some((host, port)) => {
-                client_active = [
-                    KeyValue::new(semconv::HTTP_REQUEST_METHOD, self.method),
-                    KeyValue::new("server.address", host.clone()),
-                    KeyValue::new("server.port", i64::from(port.unwrap_or(0))),
-                    KeyValue::new("url.scheme", self.scheme),
-                ];
-                &client_active
-            }
-            // The server's: method and scheme, the first two.
-            None => &attributes[..2],
-        };
         tracewire_core::metrics::finish_with(
             self.timer,
             self.hook.as_ref(),
             &attributes[..n],
-            active,
             (self.request_size, Some(self.response_bytes)),
         );
     }

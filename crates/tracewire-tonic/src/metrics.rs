@@ -250,7 +250,6 @@ impl RpcCall {
             self.timer,
             self.hook.as_ref(),
             &attributes[..n],
-            &[],
             (None, None),
         );
     }

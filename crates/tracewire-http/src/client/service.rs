@@ -385,7 +385,7 @@ impl ClientConfig {
     /// static strings).
     #[inline]
     fn start_metric(&self, method: &http::Method, uri: &http::Uri) -> Option<HttpCall> {
-        if !self.metric.metrics.is_on() {
+        if !self.metric.metrics.recording() {
             return None;
         }
         let scheme = match uri.scheme_str() {

@@ -84,7 +84,7 @@ fn ends_at<B>(request: &Request<B>, config: &Config) -> EndsAt {
 /// and protocol version, all static strings.
 #[inline]
 fn start_metric<B>(request: &Request<B>, config: &Config) -> Option<crate::metrics::HttpCall> {
-    if !config.metric.metrics.is_on() {
+    if !config.metric.metrics.recording() {
         return None;
     }
     let method = request.method();

@@ -85,7 +85,7 @@ fn call_info<'a, B>(request: &'a Request<B>, config: &'a Config) -> CallInfo<'a>
 /// Starts measuring a call, when the layer records metrics.
 #[inline]
 fn start_metric<B>(request: &Request<B>, config: &Config) -> Option<crate::metrics::RpcCall> {
-    if !config.metric.metrics.is_on() {
+    if !config.metric.metrics.recording() {
         return None;
     }
     let info = call_info(request, config);
