@@ -39,6 +39,7 @@ async fn every_order_is_one_connected_tree() {
         frontend: provider("frontend", &exporters[0]),
         inventory: provider("inventory", &exporters[1]),
         payments: provider("payments", &exporters[2]),
+        meters: None,
     };
     let topology = start(&providers, &propagator(Propagator::new())).await;
     let client = reqwest::Client::new();

@@ -209,3 +209,170 @@ async fn spans_reach_an_otlp_http_receiver() {
     assert_eq!(names, ["GET /invoices/{id}"]);
     let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
 }
+
+// ---- metrics ---------------------------------------------------------------------------
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data as MetricData;
+
+/// Keeps every metrics export it receives.
+#[derive(Clone, Default)]
+struct MetricsReceiver(Arc<Mutex<Vec<ExportMetricsServiceRequest>>>);
+
+#[tonic::async_trait]
+impl MetricsService for MetricsReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_metrics_reach_an_otlp_grpc_receiver() {
+    use tracewire_demo::{ORDERS, Providers, propagator, send, start};
+
+    let receiver = MetricsReceiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = listener.local_addr().unwrap();
+    let service = MetricsServiceServer::new(receiver.clone());
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+    ];
+    let built = Setup::new()
+        .env(move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .build()
+        .unwrap();
+    let meter = |service| built.meter_provider(Some(service)).unwrap().0;
+    let meters = [meter("frontend"), meter("inventory"), meter("payments")];
+    let providers = Providers {
+        frontend: built.provider(Some("frontend")).unwrap(),
+        inventory: built.provider(Some("inventory")).unwrap(),
+        payments: built.provider(Some("payments")).unwrap(),
+        meters: Some(meters.clone()),
+    };
+    let topology = start(
+        &providers,
+        &propagator(tracewire_propagation::Propagator::new()),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    for order in &ORDERS {
+        send(&client, &topology, order).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for meter in meters {
+        tokio::task::spawn_blocking(move || meter.force_flush())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    let requests = receiver.0.lock().unwrap().clone();
+    // service.name -> metric name -> (unit, data points' attributes as key=value strings)
+    let mut seen: Vec<(String, String, String, Vec<Vec<String>>)> = Vec::new();
+    for request in &requests {
+        for rm in &request.resource_metrics {
+            let service = rm
+                .resource
+                .as_ref()
+                .and_then(|r| {
+                    r.attributes
+                        .iter()
+                        .find(|kv| kv.key == "service.name")
+                        .and_then(|kv| string(&kv.value))
+                })
+                .unwrap_or_default();
+            for sm in &rm.scope_metrics {
+                for metric in &sm.metrics {
+                    let points = match &metric.data {
+                        Some(MetricData::Histogram(h)) => h
+                            .data_points
+                            .iter()
+                            .map(|p| {
+                                p.attributes
+                                    .iter()
+                                    .map(|kv| {
+                                        format!(
+                                            "{}={}",
+                                            kv.key,
+                                            string(&kv.value).unwrap_or_else(|| format!(
+                                                "{:?}",
+                                                kv.value.as_ref().and_then(|v| v.value.clone())
+                                            ))
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    seen.push((
+                        service.clone(),
+                        metric.name.clone(),
+                        metric.unit.clone(),
+                        points,
+                    ));
+                }
+            }
+        }
+    }
+    let find = |service: &str, name: &str| {
+        seen.iter()
+            .find(|(s, n, _, _)| s == service && n == name)
+            .unwrap_or_else(|| panic!("{service} {name} not received: {seen:#?}"))
+    };
+    let (_, _, unit, points) = find("frontend", "http.server.request.duration");
+    assert_eq!(unit, "s");
+    assert!(
+        points
+            .iter()
+            .any(|p| p.contains(&"http.route=/orders".to_owned())
+                && p.contains(&"http.request.method=POST".to_owned())),
+        "{points:?}"
+    );
+    let (_, _, _, points) = find("inventory", "rpc.server.call.duration");
+    assert!(
+        points
+            .iter()
+            .any(|p| p.contains(&"rpc.method=inventory.Inventory/Reserve".to_owned())),
+        "{points:?}"
+    );
+    let (_, _, _, points) = find("frontend", "http.client.request.duration");
+    assert!(!points.is_empty());
+    find("frontend", "rpc.client.call.duration");
+    let (_, _, _, points) = find("payments", "http.server.request.duration");
+    assert!(
+        points
+            .iter()
+            .any(|p| p.contains(&"error.type=500".to_owned())),
+        "the declined card: {points:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(s, n, _, _)| s == "frontend" && n == "http.server.active_requests"),
+        "{seen:#?}"
+    );
+}

@@ -61,6 +61,7 @@
 //! |---|---|---|
 //! | `fmt` | a `tracing-subscriber` formatter whose log lines carry trace and span ids | no |
 //! | `events` | a `tracing-subscriber` layer that records log events on spans made directly with a tracer | no |
+//! | `prometheus` | a Prometheus text endpoint for the layers' metrics ([`prometheus`]) | no |
 //!
 //! # Supported Rust versions
 //!
@@ -86,6 +87,8 @@ pub mod intern;
 pub mod metrics;
 mod mode;
 mod options;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod provider;
 pub mod sampling;
 mod span;

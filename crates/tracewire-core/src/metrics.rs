@@ -233,7 +233,9 @@ impl CallMetrics {
     /// a call's attributes.
     #[inline]
     pub fn recording(&self) -> bool {
-        self.0.as_ref().is_some_and(|lazy| lazy.instruments().is_some())
+        self.0
+            .as_ref()
+            .is_some_and(|lazy| lazy.instruments().is_some())
     }
 
     /// The names this records.
@@ -279,7 +281,11 @@ impl Lazy {
         let meter = match &self.source {
             MeterSource::Meter(meter) => meter.clone(),
             MeterSource::Global { name, version } => {
-                if self.noop_calls.fetch_add(1, Ordering::Relaxed) % NOOP_RECHECK != 0 {
+                if !self
+                    .noop_calls
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(NOOP_RECHECK)
+                {
                     return None;
                 }
                 let provider = opentelemetry::global::meter_provider();

@@ -319,7 +319,10 @@ fn targets_report(variants: &[Variant], rt: &tokio::runtime::Runtime) {
         }
         let start = std::time::Instant::now();
         for _ in 0..n {
-            histogram.record(std::hint::black_box(0.001), std::hint::black_box(&attributes));
+            histogram.record(
+                std::hint::black_box(0.001),
+                std::hint::black_box(&attributes),
+            );
         }
         start.elapsed().as_nanos() as f64 / f64::from(n)
     };

@@ -54,8 +54,9 @@ pub mod filter;
 pub mod hooks;
 mod metrics;
 mod options;
+/// A Prometheus text endpoint for the layers' metrics (feature `prometheus`): the core's.
 #[cfg(feature = "prometheus")]
-pub mod prometheus;
+pub use tracewire_core::prometheus;
 mod record;
 pub mod semconv;
 pub mod server;

@@ -344,9 +344,6 @@ impl Measured {
         }
     }
 
-
-
-
     /// Records the call.
     pub(crate) fn finish(self) {
         let mut attributes: [KeyValue; 8] = std::array::from_fn(|_| unused());

@@ -7,7 +7,12 @@
 //! with tracewire's samplers as well as the standard ones); the propagators
 //! (`OTEL_PROPAGATORS`); and the exporters (`OTEL_TRACES_EXPORTER`: `otlp` over gRPC or HTTP
 //! per `OTEL_EXPORTER_OTLP_PROTOCOL` to `OTEL_EXPORTER_OTLP_ENDPOINT`, `console` for the
-//! terminal trace tree, `none`). It returns a [`Guard`] that flushes and shuts down on drop.
+//! terminal trace tree, `none`). Metrics too: a meter provider installed as the global one,
+//! which the layers record into (`OTEL_METRICS_EXPORTER`: `otlp` to
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` every
+//! `OTEL_METRIC_EXPORT_INTERVAL` ms, `prometheus` for an endpoint to mount
+//! ([`Guard::prometheus`]), `console`, `none`). It returns a [`Guard`] that flushes and shuts
+//! down on drop.
 //! A bad value in any of these variables is an [`InitError`] naming the variable, never a
 //! silent default.
 //!
@@ -38,6 +43,7 @@
 //! OpenTelemetry for Rust is 0.x; each release follows one opentelemetry version (currently
 //! 0.33, with opentelemetry-otlp 0.33 and tracing-opentelemetry 0.34).
 
+mod metrics;
 mod tree;
 
 use std::fmt;
@@ -47,11 +53,14 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracerProvider, ShouldSample};
 use tracewire_propagation::Propagator;
 use tracing_subscriber::prelude::*;
 
+pub use self::metrics::MetricExporter;
 pub use self::tree::TreeExporter;
+pub use tracewire_core::prometheus::PrometheusEndpoint;
 
 /// Where spans go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +108,7 @@ pub struct Setup {
     propagator: Option<Propagator>,
     log_filter: Option<String>,
     tree: Option<TreeExporter>,
+    metric_exporters: Option<Vec<MetricExporter>>,
     env: Option<Arc<dyn Fn(&str) -> Option<String> + Send + Sync>>,
 }
 
@@ -201,6 +211,20 @@ impl Setup {
         self
     }
 
+    /// These metric exporters instead of `OTEL_METRICS_EXPORTER`'s (an empty list records
+    /// metrics into a provider that exports nothing).
+    ///
+    /// ```
+    /// use tracewire_init::{MetricExporter, Setup};
+    ///
+    /// let setup = Setup::new().metric_exporters([MetricExporter::Prometheus]);
+    /// # let _ = setup;
+    /// ```
+    pub fn metric_exporters(mut self, exporters: impl IntoIterator<Item = MetricExporter>) -> Self {
+        self.metric_exporters = Some(exporters.into_iter().collect());
+        self
+    }
+
     fn var(&self, name: &str) -> Option<String> {
         let value = match &self.env {
             Some(lookup) => lookup(name),
@@ -252,7 +276,9 @@ impl Setup {
             .unwrap_or_else(|| "info".to_owned());
         tracing_subscriber::EnvFilter::try_new(&filter)
             .map_err(|e| error("RUST_LOG", &filter, e))?;
+        let metrics = self.metrics_settings()?;
         Ok(Built {
+            metrics,
             propagator,
             sampler,
             resource,
@@ -264,11 +290,13 @@ impl Setup {
     }
 
     /// Installs everything: the global `tracing` subscriber, the global tracer provider and
-    /// text-map propagator (for code that uses the globals); returns the guard that flushes
-    /// and shuts down on drop.
+    /// text-map propagator (for code that uses the globals), the global meter provider (which
+    /// the layers record their metrics into unless given another); returns the guard that
+    /// flushes and shuts down on drop.
     pub fn install(self) -> Result<Guard, InitError> {
         let built = self.build()?;
         let provider = built.provider(None)?;
+        let (meter_provider, prometheus) = built.metrics.provider(built.resource.clone())?;
         let tracer = provider.tracer("tracewire");
         let filter = tracing_subscriber::EnvFilter::try_new(&built.filter)
             .map_err(|e| error("RUST_LOG", &built.filter, e))?;
@@ -288,9 +316,13 @@ impl Setup {
             .map_err(|e| error("tracing subscriber", "global default", e))?;
         opentelemetry::global::set_tracer_provider(provider.clone());
         opentelemetry::global::set_text_map_propagator(built.propagator.clone());
+        opentelemetry::global::set_meter_provider(meter_provider.clone());
         Ok(Guard {
             providers: vec![provider.clone()],
             provider,
+            meter_providers: vec![meter_provider.clone()],
+            meter_provider,
+            prometheus,
             built,
         })
     }
@@ -364,24 +396,28 @@ impl Setup {
         Ok(out)
     }
 
-    fn otlp_settings(&self) -> Result<Otlp, InitError> {
-        let protocol = match self
-            .var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .or_else(|| self.var("OTEL_EXPORTER_OTLP_PROTOCOL"))
-        {
-            None => Protocol::Grpc,
-            Some(p) => match p.trim() {
-                "grpc" => Protocol::Grpc,
-                "http/protobuf" => Protocol::HttpProtobuf,
-                other => {
-                    return Err(error(
-                        "OTEL_EXPORTER_OTLP_PROTOCOL",
-                        &p,
-                        format!("{other:?} is not supported (grpc, http/protobuf)"),
-                    ));
-                }
+    /// The OTLP protocol: the signal's variable `specific`, else `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub(crate) fn protocol(&self, specific: &'static str) -> Result<Protocol, InitError> {
+        let (variable, value) = match self.var(specific) {
+            Some(v) => (specific, v),
+            None => match self.var("OTEL_EXPORTER_OTLP_PROTOCOL") {
+                Some(v) => ("OTEL_EXPORTER_OTLP_PROTOCOL", v),
+                None => return Ok(Protocol::Grpc),
             },
         };
+        match value.trim() {
+            "grpc" => Ok(Protocol::Grpc),
+            "http/protobuf" => Ok(Protocol::HttpProtobuf),
+            other => Err(error(
+                variable,
+                &value,
+                format!("{other:?} is not supported (grpc, http/protobuf)"),
+            )),
+        }
+    }
+
+    fn otlp_settings(&self) -> Result<Otlp, InitError> {
+        let protocol = self.protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")?;
         let endpoint = match self.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             Some(e) => Some(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e, true)),
             None => self
@@ -391,12 +427,7 @@ impl Setup {
         let endpoint = match endpoint {
             None => None,
             Some((variable, raw, exact)) => {
-                let ok = raw.parse::<http::Uri>().is_ok_and(|u| {
-                    matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()
-                });
-                if !ok {
-                    return Err(error(variable, &raw, "not an http:// or https:// URL"));
-                }
+                check_url(variable, &raw)?;
                 let endpoint = match (protocol, exact) {
                     // The HTTP exporter posts to {endpoint}/v1/traces unless the
                     // signal-specific variable gives the whole URL.
@@ -412,8 +443,20 @@ impl Setup {
     }
 }
 
+/// An OTLP endpoint must be an `http://` or `https://` URL with a host.
+pub(crate) fn check_url(variable: &'static str, raw: &str) -> Result<(), InitError> {
+    let ok = raw
+        .parse::<http::Uri>()
+        .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some());
+    if ok {
+        Ok(())
+    } else {
+        Err(error(variable, raw, "not an http:// or https:// URL"))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Protocol {
+pub(crate) enum Protocol {
     Grpc,
     HttpProtobuf,
 }
@@ -426,6 +469,7 @@ struct Otlp {
 
 /// The checked settings, ready to make tracer providers.
 pub struct Built {
+    metrics: metrics::Metrics,
     propagator: Propagator,
     sampler: Box<dyn ShouldSample>,
     resource: Resource,
@@ -450,18 +494,7 @@ impl fmt::Debug for Built {
 impl Built {
     /// A tracer provider with these settings; `service` replaces `service.name`.
     pub fn provider(&self, service: Option<&str>) -> Result<SdkTracerProvider, InitError> {
-        let resource = match service {
-            Some(name) => Resource::builder_empty()
-                .with_attributes(
-                    self.resource
-                        .iter()
-                        .filter(|(k, _)| k.as_str() != "service.name")
-                        .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-                )
-                .with_service_name(name.to_owned())
-                .build(),
-            None => self.resource.clone(),
-        };
+        let resource = self.resource_for(service);
         // The layers decide sampling before their spans exist and the spans get the ids the
         // decision was made on: the provider takes both from them, and decides only the
         // other spans (a handler's own) with the sampler.
@@ -519,6 +552,31 @@ impl Built {
     pub fn sampler(&self) -> Box<dyn ShouldSample> {
         self.sampler.box_clone()
     }
+
+    /// A meter provider with these settings (`OTEL_METRICS_EXPORTER`, its interval and
+    /// endpoint); `service` replaces `service.name`. With the `prometheus` exporter, the
+    /// endpoint that serves its metrics.
+    pub fn meter_provider(
+        &self,
+        service: Option<&str>,
+    ) -> Result<(SdkMeterProvider, Option<PrometheusEndpoint>), InitError> {
+        self.metrics.provider(self.resource_for(service))
+    }
+
+    fn resource_for(&self, service: Option<&str>) -> Resource {
+        match service {
+            Some(name) => Resource::builder_empty()
+                .with_attributes(
+                    self.resource
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "service.name")
+                        .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+                )
+                .with_service_name(name.to_owned())
+                .build(),
+            None => self.resource.clone(),
+        }
+    }
 }
 
 /// What [`Setup::install`] put in place; flushes and shuts the tracer providers down when
@@ -527,6 +585,9 @@ impl Built {
 pub struct Guard {
     provider: SdkTracerProvider,
     providers: Vec<SdkTracerProvider>,
+    meter_provider: SdkMeterProvider,
+    meter_providers: Vec<SdkMeterProvider>,
+    prometheus: Option<PrometheusEndpoint>,
     built: Built,
 }
 
@@ -549,6 +610,43 @@ impl Guard {
         self.built.propagator()
     }
 
+    /// The meter provider (also installed as the global one, which the layers use by
+    /// default).
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter_provider
+    }
+
+    /// The Prometheus endpoint, with `OTEL_METRICS_EXPORTER=prometheus`: mount it where
+    /// Prometheus scrapes (`Router::route_service("/metrics", endpoint)`).
+    pub fn prometheus(&self) -> Option<PrometheusEndpoint> {
+        self.prometheus.clone()
+    }
+
+    /// Another meter provider with the same settings but `service.name = service`; flushed
+    /// and shut down with the guard.
+    pub fn service_meter_provider(&mut self, service: &str) -> Result<SdkMeterProvider, InitError> {
+        let (provider, _) = self.built.meter_provider(Some(service))?;
+        self.meter_providers.push(provider.clone());
+        Ok(provider)
+    }
+
+    /// The same, with one more reader of your own (an in-memory summary, say).
+    pub fn service_meter_provider_with<R>(
+        &mut self,
+        service: &str,
+        reader: R,
+    ) -> Result<SdkMeterProvider, InitError>
+    where
+        R: opentelemetry_sdk::metrics::reader::MetricReader,
+    {
+        let builder = SdkMeterProvider::builder()
+            .with_resource(self.built.resource_for(Some(service)))
+            .with_reader(reader);
+        let (provider, _) = self.built.metrics.provider_with(builder)?;
+        self.meter_providers.push(provider.clone());
+        Ok(provider)
+    }
+
     /// The sampler from `OTEL_TRACES_SAMPLER` (for the layers: `.sampler(..)`).
     pub fn sampler(&self) -> Box<dyn ShouldSample> {
         self.built.sampler()
@@ -567,6 +665,10 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         for provider in &self.providers {
+            let _ = provider.force_flush();
+            let _ = provider.shutdown();
+        }
+        for provider in &self.meter_providers {
             let _ = provider.force_flush();
             let _ = provider.shutdown();
         }

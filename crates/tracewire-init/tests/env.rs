@@ -109,3 +109,59 @@ fn good_values_build_and_the_resource_carries_the_service() {
         "the variable is not read when the builder set the exporters"
     );
 }
+
+#[test]
+fn metric_settings_from_variables_and_their_errors() {
+    for (vars, expected) in [
+        (
+            &[("OTEL_METRICS_EXPORTER", "otlp,statsd")][..],
+            "OTEL_METRICS_EXPORTER=\"otlp,statsd\"",
+        ),
+        (
+            &[("OTEL_METRIC_EXPORT_INTERVAL", "0")][..],
+            "OTEL_METRIC_EXPORT_INTERVAL=\"0\"",
+        ),
+        (
+            &[("OTEL_METRIC_EXPORT_INTERVAL", "soon")][..],
+            "OTEL_METRIC_EXPORT_INTERVAL=\"soon\"",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "collector:4317")][..],
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=\"collector:4317\"",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json")][..],
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"http/json\"",
+        ),
+    ] {
+        let message = error(vars);
+        assert!(message.contains(expected), "{message}");
+    }
+    // `prometheus` gives an endpoint that serves what the layers record; `none` none.
+    let built = setup(&[
+        ("OTEL_METRICS_EXPORTER", "prometheus"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+    ])
+    .build()
+    .unwrap();
+    let (provider, endpoint) = built.meter_provider(Some("checkout")).unwrap();
+    let endpoint = endpoint.expect("a Prometheus endpoint");
+    use opentelemetry::metrics::MeterProvider as _;
+    provider
+        .meter("test")
+        .u64_counter("orders")
+        .build()
+        .add(3, &[]);
+    let text = endpoint.render();
+    assert!(text.contains("orders_total"), "{text}");
+    assert!(text.contains("service_name=\"checkout\""), "{text}");
+    let (_, none) = setup(&[
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+    ])
+    .build()
+    .unwrap()
+    .meter_provider(None)
+    .unwrap();
+    assert!(none.is_none());
+}

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::transport::{Channel, Server};
 use tower::ServiceBuilder;
@@ -30,6 +31,10 @@ use tracewire::reqwest::TracingMiddleware;
 pub mod pb {
     tonic::include_proto!("inventory");
 }
+
+mod table;
+
+pub use table::{RouteTable, Row, TableExporter};
 
 use pb::inventory_client::InventoryClient;
 use pb::inventory_server::{Inventory, InventoryServer};
@@ -64,7 +69,8 @@ fn note_tenant() {
     }
 }
 
-/// The tracer provider of each service (each with its own `service.name`).
+/// The tracer provider of each service (each with its own `service.name`), and their meter
+/// providers (`None`: the global one).
 #[derive(Clone, Debug)]
 pub struct Providers {
     /// `frontend`.
@@ -73,6 +79,18 @@ pub struct Providers {
     pub inventory: SdkTracerProvider,
     /// `payments`.
     pub payments: SdkTracerProvider,
+    /// The meter providers, in the same order.
+    pub meters: Option<[SdkMeterProvider; 3]>,
+}
+
+/// `layer` with the meter provider `meters[i]` when there are meter providers.
+macro_rules! meters {
+    ($layer:expr, $providers:expr, $i:expr) => {
+        match &$providers.meters {
+            Some(meters) => $layer.meter_provider(&meters[$i]),
+            None => $layer,
+        }
+    };
 }
 
 /// The running services.
@@ -196,7 +214,7 @@ pub async fn start(providers: &Providers, propagator: &Propagator) -> Topology {
     // payments
     let (payments_listener, payments) = listener().await;
     let app = Router::new().route("/charge", post(charge)).layer(
-        HttpServerLayer::new()
+        meters!(HttpServerLayer::new(), providers, 2)
             .tracer_provider(&providers.payments)
             .propagator(propagator.clone()),
     );
@@ -208,7 +226,7 @@ pub async fn start(providers: &Providers, propagator: &Propagator) -> Topology {
     let (inventory_listener, inventory) = listener().await;
     let server = Server::builder()
         .layer(
-            GrpcServerLayer::new()
+            meters!(GrpcServerLayer::new(), providers, 1)
                 .tracer_provider(&providers.inventory)
                 .propagator(propagator.clone()),
         )
@@ -225,7 +243,7 @@ pub async fn start(providers: &Providers, propagator: &Propagator) -> Topology {
         .connect_lazy();
     let channel = ServiceBuilder::new()
         .layer(
-            GrpcClientLayer::new()
+            meters!(GrpcClientLayer::new(), providers, 0)
                 .tracer_provider(&providers.frontend)
                 .propagator(propagator.clone())
                 .send_baggage(true)
@@ -234,7 +252,7 @@ pub async fn start(providers: &Providers, propagator: &Propagator) -> Topology {
         .service(channel);
     let payments_client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(TracingMiddleware::from_layer(
-            &HttpClientLayer::new()
+            &meters!(HttpClientLayer::new(), providers, 0)
                 .tracer_provider(&providers.frontend)
                 .propagator(propagator.clone())
                 // Our own payments service: baggage may go there.
@@ -251,7 +269,7 @@ pub async fn start(providers: &Providers, propagator: &Propagator) -> Topology {
         .route("/orders", post(order))
         .with_state(front)
         .layer(
-            HttpServerLayer::new()
+            meters!(HttpServerLayer::new(), providers, 0)
                 .tracer_provider(&providers.frontend)
                 .propagator(propagator.clone()),
         );

@@ -1,12 +1,14 @@
 //! `cargo run -p tracewire-demo`: three traced services in one process, a handful of orders
-//! through them, every trace printed as a tree. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the
-//! same spans also go over OTLP to a collector (Jaeger, Tempo, an OpenTelemetry Collector).
+//! through them, every trace printed as a tree, then a per-route table (count, p50, p99,
+//! errors) read from the layers' metrics. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the same
+//! spans and metrics also go over OTLP to a collector (Jaeger, Tempo, an OpenTelemetry
+//! Collector).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracewire_demo::{ORDERS, Providers, propagator, send, start};
-use tracewire_init::{Exporter, Setup, TreeExporter};
+use tracewire_demo::{ORDERS, Providers, RouteTable, propagator, send, start};
+use tracewire_init::{Exporter, MetricExporter, Setup, TreeExporter};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,12 +29,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service_name("frontend")
         .exporters(exporters)
         .tree_exporter(tree)
+        // Metrics go over OTLP with the spans; the table below reads them in process.
+        .metric_exporters(if otlp {
+            vec![MetricExporter::Otlp]
+        } else {
+            Vec::new()
+        })
         .log_filter("warn,tracewire_demo=info")
         .install()?;
+    let table = RouteTable::default();
+    let meters = [
+        telemetry.service_meter_provider_with("frontend", table.reader("frontend"))?,
+        telemetry.service_meter_provider_with("inventory", table.reader("inventory"))?,
+        telemetry.service_meter_provider_with("payments", table.reader("payments"))?,
+    ];
     let providers = Providers {
         frontend: telemetry.provider().clone(),
         inventory: telemetry.service_provider("inventory")?,
         payments: telemetry.service_provider("payments")?,
+        meters: Some(meters.clone()),
     };
     let propagator = propagator(telemetry.propagator());
     let topology = start(&providers, &propagator).await;
@@ -63,6 +78,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let shown = *printed.lock().unwrap_or_else(|e| e.into_inner());
+    for meter in &meters {
+        meter.force_flush()?;
+    }
+    println!("per route, from the metrics:\n{}", table.render());
     drop(telemetry); // flushes (and exports over OTLP, when configured)
     if shown < ORDERS.len() {
         return Err(format!("only {shown} of {} traces printed", ORDERS.len()).into());

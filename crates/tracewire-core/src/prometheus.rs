@@ -1,11 +1,11 @@
-//! A Prometheus text endpoint for the metrics (feature `prometheus`), built on
+//! A Prometheus text endpoint for the metrics (feature `prometheus`; also `tracewire_http::prometheus`), built on
 //! `opentelemetry-prometheus`: a metric reader for the SDK's meter provider, and a tower
 //! service that answers a scrape with the text format. Mount it where Prometheus scrapes.
 //!
 //! ```
 //! use axum::{Router, routing::get};
 //! use opentelemetry_sdk::metrics::SdkMeterProvider;
-//! use tracewire_http::prometheus::PrometheusEndpoint;
+//! use tracewire_core::prometheus::PrometheusEndpoint;
 //! use tracewire_http::server::HttpServerLayer;
 //!
 //! let (reader, endpoint) = PrometheusEndpoint::new().expect("the Prometheus exporter");
