@@ -435,3 +435,47 @@ async fn the_prometheus_endpoint_is_scraped_over_http() {
     // The scrapes themselves are not measured (the endpoint is outside the traced routes).
     assert!(!text.contains(r#"http_route="/metrics""#));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn body_sizes_when_asked() {
+    use tower::ServiceExt;
+    let _t = Telemetry::install();
+    let sink = MetricSink::new();
+    let app = Router::new()
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move { format!("{body}{body}") }),
+        )
+        .layer(
+            HttpServerLayer::new()
+                .meter_provider(&sink.provider)
+                .body_size_metrics(true),
+        );
+    let response = app
+        .oneshot(
+            http::Request::post("/echo")
+                .header(http::header::CONTENT_LENGTH, "5")
+                .body(axum::body::Body::from("hello"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap();
+    let request = sink.points("http.server.request.body.size").remove(0);
+    assert_eq!(request.unit, "By");
+    assert_eq!((request.count, request.sum), (1.0, 5.0));
+    assert_eq!(request.attr("http.route"), Some("/echo"));
+    let response = sink.points("http.server.response.body.size").remove(0);
+    assert_eq!((response.count, response.sum), (1.0, 10.0));
+    // Off by default.
+    let quiet = MetricSink::new();
+    let addr = serve(app_default(&quiet)).await;
+    fetch(addr, "/users/1", &[]).await;
+    assert!(quiet.points("http.server.response.body.size").is_empty());
+}
+
+fn app_default(sink: &MetricSink) -> Router {
+    app(HttpServerLayer::new().meter_provider(&sink.provider))
+}

@@ -4,7 +4,7 @@
 //! request as before.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 /// At most this many (method, route) pairs are kept.
 const LIMIT: usize = 1024;
@@ -26,6 +26,59 @@ const HOST_LIMIT: usize = 256;
 pub struct Interner {
     table: RwLock<HashMap<&'static str, HashMap<Box<str>, Interned>>>,
     hosts: RwLock<HashMap<Box<str>, &'static str>>,
+    /// The last lookups by the address of the route string asked for: axum hands every
+    /// request of a route the same `Arc<str>`, so most lookups end here without hashing.
+    recent: Recent,
+}
+
+/// A few (route address, method) → interned entries, each slot filled once and never
+/// replaced.
+struct Recent([OnceLock<RecentEntry>; RECENT]);
+
+const RECENT: usize = 64;
+
+struct RecentEntry {
+    address: usize,
+    method: &'static str,
+    interned: Interned,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| OnceLock::new()))
+    }
+}
+
+impl std::fmt::Debug for Recent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recent")
+    }
+}
+
+impl Recent {
+    fn slot(address: usize, method: &'static str) -> usize {
+        ((address >> 4) ^ (method.as_ptr() as usize >> 3)) % RECENT
+    }
+
+    #[inline]
+    fn get(&self, method: &'static str, route: &str) -> Option<Interned> {
+        let address = route.as_ptr() as usize;
+        let entry = self.0[Self::slot(address, method)].get()?;
+        // The address alone could be reused by another string: the contents decide.
+        (entry.address == address
+            && std::ptr::eq(entry.method, method)
+            && entry.interned.route == route)
+            .then_some(entry.interned)
+    }
+
+    fn put(&self, method: &'static str, route: &str, interned: Interned) {
+        let address = route.as_ptr() as usize;
+        let _ = self.0[Self::slot(address, method)].set(RecentEntry {
+            address,
+            method,
+            interned,
+        });
+    }
 }
 
 /// A span name and its route, for the life of the process.
@@ -40,9 +93,13 @@ pub struct Interned {
 impl Interner {
     /// The interned name and route for `method` and `route`, or `None` once the table is full.
     pub fn route(&self, method: &'static str, route: &str) -> Option<Interned> {
+        if let Some(found) = self.recent.get(method, route) {
+            return Some(found);
+        }
         if let Ok(table) = self.table.read()
             && let Some(found) = table.get(method).and_then(|routes| routes.get(route))
         {
+            self.recent.put(method, route, *found);
             return Some(*found);
         }
         let mut table = self.table.write().ok()?;
@@ -121,5 +178,21 @@ mod tests {
             names.route("GET", "/users/{id}").is_some(),
             "known routes still resolve"
         );
+    }
+
+    #[test]
+    fn the_fast_path_checks_the_contents_not_only_the_address() {
+        let names = Interner::default();
+        let mut route = String::from("/aa");
+        assert_eq!(names.route("GET", &route).unwrap().route, "/aa");
+        assert_eq!(
+            names.route("GET", &route).unwrap().route,
+            "/aa",
+            "from the fast path"
+        );
+        // Same buffer, other contents.
+        route.replace_range(.., "/bb");
+        assert_eq!(names.route("GET", &route).unwrap().route, "/bb");
+        assert_eq!(names.route("POST", &route).unwrap().name, "POST /bb");
     }
 }
