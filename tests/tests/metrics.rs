@@ -479,3 +479,32 @@ async fn body_sizes_when_asked() {
 fn app_default(sink: &MetricSink) -> Router {
     app(HttpServerLayer::new().meter_provider(&sink.provider))
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn reqwest_requests_are_measured_too() {
+    let _t = Telemetry::install();
+    let sink = MetricSink::new();
+    let downstream = serve(app(HttpServerLayer::new())).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(tracewire_reqwest::TracingMiddleware::from_layer(
+            &HttpClientLayer::new().meter_provider(&sink.provider),
+        ))
+        .build();
+    let response = client
+        .get(format!("http://{downstream}/users/0"))
+        .send()
+        .with_context(parent("00", &[]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    response.bytes().await.unwrap();
+    let point = sink
+        .point(
+            "http.client.request.duration",
+            &[("http.response.status_code", "500")],
+        )
+        .expect("the reqwest request, unsampled");
+    assert_eq!(point.attr("error.type"), Some("500"));
+    assert_eq!(point.attr("server.address"), Some("127.0.0.1"));
+    assert_eq!(point.attr("network.protocol.version"), Some("1.1"));
+}
