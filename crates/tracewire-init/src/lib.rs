@@ -2,7 +2,7 @@
 //!
 //! [`Setup::install`] sets up, in one call: a `tracing-subscriber` with the OpenTelemetry
 //! layer and a fmt layer whose lines carry trace and span ids (`RUST_LOG` filters, default
-//! `info`); the SDK tracer provider with its resource (`OTEL_SERVICE_NAME`,
+//! `info` with the OpenTelemetry crates' own logs at `warn`); the SDK tracer provider with its resource (`OTEL_SERVICE_NAME`,
 //! `OTEL_RESOURCE_ATTRIBUTES`); the sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
 //! with tracewire's samplers as well as the standard ones); the propagators
 //! (`OTEL_PROPAGATORS`); and the exporters (`OTEL_TRACES_EXPORTER`: `otlp` over gRPC or HTTP
@@ -43,6 +43,8 @@
 //! OpenTelemetry for Rust is 0.x; each release follows one opentelemetry version (currently
 //! 0.33, with opentelemetry-otlp 0.33 and tracing-opentelemetry 0.34).
 
+#[cfg(any(feature = "http", feature = "grpc"))]
+mod layers;
 mod metrics;
 mod tree;
 
@@ -244,6 +246,7 @@ impl Setup {
                 None => Propagator::new(),
             },
         };
+        let mut named = None;
         let sampler: Box<dyn ShouldSample> = match self.sampler {
             Some(ref s) => s.box_clone(),
             None => {
@@ -251,9 +254,10 @@ impl Setup {
                     .var("OTEL_TRACES_SAMPLER")
                     .unwrap_or_else(|| "parentbased_always_on".to_owned());
                 let arg = self.var("OTEL_TRACES_SAMPLER_ARG");
-                match tracewire_sampling::sampler_from_names(&name, arg.as_deref())
-                    .map_err(|e| error("OTEL_TRACES_SAMPLER", &name, e))?
-                {
+                let sampler = tracewire_sampling::sampler_from_names(&name, arg.as_deref())
+                    .map_err(|e| error("OTEL_TRACES_SAMPLER", &name, e))?;
+                named = Some(sampler.clone());
+                match sampler {
                     tracewire_sampling::NamedSampler::Sdk(s) => Box::new(s),
                     other => Box::new(other),
                 }
@@ -273,12 +277,15 @@ impl Setup {
             .log_filter
             .clone()
             .or_else(|| self.var("RUST_LOG"))
-            .unwrap_or_else(|| "info".to_owned());
+            // The OpenTelemetry crates' own notes ("provider set") are not the service's logs;
+            // their warnings and errors (a failing export) still show.
+            .unwrap_or_else(|| "info,opentelemetry=warn,opentelemetry_sdk=warn".to_owned());
         tracing_subscriber::EnvFilter::try_new(&filter)
             .map_err(|e| error("RUST_LOG", &filter, e))?;
         let metrics = self.metrics_settings()?;
         Ok(Built {
             metrics,
+            named,
             propagator,
             sampler,
             resource,
@@ -470,6 +477,10 @@ struct Otlp {
 /// The checked settings, ready to make tracer providers.
 pub struct Built {
     metrics: metrics::Metrics,
+    /// The sampler from `OTEL_TRACES_SAMPLER` as its own type (the layers' quick path knows
+    /// the SDK's samplers), when the builder did not give one.
+    #[cfg_attr(not(any(feature = "http", feature = "grpc")), allow(dead_code))]
+    named: Option<tracewire_sampling::NamedSampler>,
     propagator: Propagator,
     sampler: Box<dyn ShouldSample>,
     resource: Resource,
