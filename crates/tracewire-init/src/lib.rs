@@ -112,6 +112,9 @@ pub struct Setup {
     tree: Option<TreeExporter>,
     metric_exporters: Option<Vec<MetricExporter>>,
     env: Option<Arc<dyn Fn(&str) -> Option<String> + Send + Sync>>,
+    strict: bool,
+    /// What was wrong with the variables and was replaced by its default (not `strict`).
+    warnings: std::cell::RefCell<Vec<InitError>>,
 }
 
 impl fmt::Debug for Setup {
@@ -227,6 +230,35 @@ impl Setup {
         self
     }
 
+    /// Makes a bad or unknown value in a variable an error of [`build`](Self::build) (for CI,
+    /// say). By default, as the OpenTelemetry environment spec asks, such a value is warned
+    /// about once (through `tracing` at WARN, target `tracewire::init`, once the subscriber is
+    /// installed; [`Built::warnings`] lists them) and its default is used.
+    ///
+    /// ```
+    /// use tracewire_init::Setup;
+    ///
+    /// let lenient = Setup::new().env(|name| (name == "OTEL_TRACES_EXPORTER").then(|| "carrier-pigeon".into()));
+    /// assert_eq!(lenient.build().unwrap().warnings().len(), 1);
+    /// let strict = Setup::new()
+    ///     .env(|name| (name == "OTEL_TRACES_EXPORTER").then(|| "carrier-pigeon".into()))
+    ///     .strict(true);
+    /// assert!(strict.build().is_err());
+    /// ```
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// A bad value: an error when strict, otherwise a warning and the default.
+    fn lenient(&self, problem: InitError) -> Result<(), InitError> {
+        if self.strict {
+            return Err(problem);
+        }
+        self.warnings.borrow_mut().push(problem);
+        Ok(())
+    }
+
     fn var(&self, name: &str) -> Option<String> {
         let value = match &self.env {
             Some(lookup) => lookup(name),
@@ -238,11 +270,11 @@ impl Setup {
     /// Reads what the builder did not set and checks everything, without installing
     /// anything: the parts [`install`](Self::install) would put in place.
     pub fn build(self) -> Result<Built, InitError> {
+        let disabled = self.sdk_disabled()?;
         let propagator = match self.propagator.clone() {
             Some(p) => p,
             None => match self.var("OTEL_PROPAGATORS") {
-                Some(names) => Propagator::from_names(&names)
-                    .map_err(|e| error("OTEL_PROPAGATORS", &names, e))?,
+                Some(names) => self.propagators(&names)?,
                 None => Propagator::new(),
             },
         };
@@ -250,12 +282,15 @@ impl Setup {
         let sampler: Box<dyn ShouldSample> = match self.sampler {
             Some(ref s) => s.box_clone(),
             None => {
-                let name = self
-                    .var("OTEL_TRACES_SAMPLER")
-                    .unwrap_or_else(|| "parentbased_always_on".to_owned());
-                let arg = self.var("OTEL_TRACES_SAMPLER_ARG");
-                let sampler = tracewire_sampling::sampler_from_names(&name, arg.as_deref())
-                    .map_err(|e| error("OTEL_TRACES_SAMPLER", &name, e))?;
+                let sampler = if disabled {
+                    tracewire_sampling::NamedSampler::Sdk(
+                        opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+                            opentelemetry_sdk::trace::Sampler::AlwaysOff,
+                        )),
+                    )
+                } else {
+                    self.sampler_from_env()?
+                };
                 named = Some(sampler.clone());
                 match sampler {
                     tracewire_sampling::NamedSampler::Sdk(s) => Box::new(s),
@@ -268,6 +303,9 @@ impl Setup {
             Some(list) => list.clone(),
             None => self.exporters_from_env()?,
         };
+        // OTEL_SDK_DISABLED: nothing exported, no span made for a new trace; a caller's
+        // context still flows through the layers.
+        let exporters = if disabled { Vec::new() } else { exporters };
         let otlp = if exporters.contains(&Exporter::Otlp) {
             Some(self.otlp_settings()?)
         } else {
@@ -276,16 +314,35 @@ impl Setup {
         let filter = self
             .log_filter
             .clone()
-            .or_else(|| self.var("RUST_LOG"))
+            .or_else(|| {
+                let raw = self.var("RUST_LOG")?;
+                match tracing_subscriber::EnvFilter::try_new(&raw) {
+                    Ok(_) => Some(raw),
+                    Err(e) => {
+                        // Checked again below when strict.
+                        if self.strict {
+                            Some(raw)
+                        } else {
+                            self.warnings.borrow_mut().push(error("RUST_LOG", &raw, e));
+                            None
+                        }
+                    }
+                }
+            })
             // The OpenTelemetry crates' own notes ("provider set") are not the service's logs;
             // their warnings and errors (a failing export) still show.
             .unwrap_or_else(|| "info,opentelemetry=warn,opentelemetry_sdk=warn".to_owned());
         tracing_subscriber::EnvFilter::try_new(&filter)
             .map_err(|e| error("RUST_LOG", &filter, e))?;
-        let metrics = self.metrics_settings()?;
+        let mut metrics = self.metrics_settings()?;
+        if disabled {
+            metrics.exporters.clear();
+        }
         Ok(Built {
             metrics,
             named,
+            disabled,
+            warnings: self.warnings.take(),
             propagator,
             sampler,
             resource,
@@ -321,9 +378,14 @@ impl Setup {
             );
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|e| error("tracing subscriber", "global default", e))?;
+        for warning in &built.warnings {
+            tracing::warn!(target: "tracewire::init", "{warning}; using the default");
+        }
         opentelemetry::global::set_tracer_provider(provider.clone());
         opentelemetry::global::set_text_map_propagator(built.propagator.clone());
-        opentelemetry::global::set_meter_provider(meter_provider.clone());
+        if !built.disabled {
+            opentelemetry::global::set_meter_provider(meter_provider.clone());
+        }
         Ok(Guard {
             providers: vec![provider.clone()],
             provider,
@@ -337,22 +399,10 @@ impl Setup {
     fn resource(&self) -> Result<Resource, InitError> {
         let mut attributes = Vec::new();
         if let Some(raw) = self.var("OTEL_RESOURCE_ATTRIBUTES") {
-            for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (key, value) = pair.split_once('=').ok_or_else(|| {
-                    error(
-                        "OTEL_RESOURCE_ATTRIBUTES",
-                        &raw,
-                        format!("{pair:?} is not key=value"),
-                    )
-                })?;
-                let (key, value) = (
-                    key.trim(),
-                    tracewire_propagation::baggage::percent_decode(value.trim()).into_owned(),
-                );
-                if key.is_empty() {
-                    return Err(error("OTEL_RESOURCE_ATTRIBUTES", &raw, "an empty key"));
-                }
-                attributes.push(KeyValue::new(key.to_owned(), value));
+            match parse_resource_attributes(&raw) {
+                Ok(parsed) => attributes = parsed,
+                // The spec: a bad value is discarded whole.
+                Err(problem) => self.lenient(problem)?,
             }
         }
         let name = self
@@ -364,12 +414,81 @@ impl Setup {
                     .find(|kv| kv.key.as_str() == "service.name")
                     .map(|kv| kv.value.as_str().into_owned())
             })
-            .unwrap_or_else(|| "unknown_service".to_owned());
+            .unwrap_or_else(unknown_service);
         attributes.retain(|kv| kv.key.as_str() != "service.name");
         Ok(Resource::builder_empty()
             .with_service_name(name)
             .with_attributes(attributes)
+            .with_attributes([
+                KeyValue::new("telemetry.sdk.name", "opentelemetry"),
+                KeyValue::new("telemetry.sdk.language", "rust"),
+                KeyValue::new("telemetry.sdk.version", OTEL_SDK_VERSION),
+                KeyValue::new("telemetry.distro.name", "tracewire"),
+                KeyValue::new("telemetry.distro.version", env!("CARGO_PKG_VERSION")),
+            ])
             .build())
+    }
+
+    /// `OTEL_SDK_DISABLED`: `true` (any case) turns the SDK off; anything but `false` or
+    /// empty is a bad value (and means `false`).
+    fn sdk_disabled(&self) -> Result<bool, InitError> {
+        let Some(raw) = self.var("OTEL_SDK_DISABLED") else {
+            return Ok(false);
+        };
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => {
+                self.lenient(error("OTEL_SDK_DISABLED", &raw, "not true or false"))?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// `OTEL_PROPAGATORS`: names in any case, spaces and empty entries ignored; an unknown
+    /// name is a bad value and is left out (all unknown: the default).
+    fn propagators(&self, raw: &str) -> Result<Propagator, InitError> {
+        let names: Vec<String> = raw
+            .split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut known = Vec::new();
+        for name in &names {
+            match Propagator::from_names(name) {
+                Ok(_) => known.push(name.as_str()),
+                Err(e) => self.lenient(error("OTEL_PROPAGATORS", raw, e))?,
+            }
+        }
+        if known.is_empty() && !names.is_empty() {
+            return Ok(Propagator::new());
+        }
+        Propagator::from_names(&known.join(",")).map_err(|e| error("OTEL_PROPAGATORS", raw, e))
+    }
+
+    /// `OTEL_TRACES_SAMPLER` and `_ARG`: a bad argument falls back to the sampler's default
+    /// argument, an unknown sampler to `parentbased_always_on`.
+    fn sampler_from_env(&self) -> Result<tracewire_sampling::NamedSampler, InitError> {
+        let name = self
+            .var("OTEL_TRACES_SAMPLER")
+            .map(|n| n.trim().to_ascii_lowercase())
+            .unwrap_or_else(|| "parentbased_always_on".to_owned());
+        let arg = self.var("OTEL_TRACES_SAMPLER_ARG");
+        match tracewire_sampling::sampler_from_names(&name, arg.as_deref()) {
+            Ok(sampler) => Ok(sampler),
+            Err(e) => {
+                // Without the argument: the sampler's own default.
+                if let (Some(raw), Ok(sampler)) =
+                    (&arg, tracewire_sampling::sampler_from_names(&name, None))
+                {
+                    self.lenient(error("OTEL_TRACES_SAMPLER_ARG", raw, e))?;
+                    return Ok(sampler);
+                }
+                self.lenient(error("OTEL_TRACES_SAMPLER", &name, e))?;
+                tracewire_sampling::sampler_from_names("parentbased_always_on", None)
+                    .map_err(|e| error("OTEL_TRACES_SAMPLER", "parentbased_always_on", e))
+            }
+        }
     }
 
     fn exporters_from_env(&self) -> Result<Vec<Exporter>, InitError> {
@@ -377,27 +496,24 @@ impl Setup {
             return Ok(vec![Exporter::Otlp]);
         };
         let mut out = Vec::new();
-        for name in raw.split(',').map(str::trim) {
-            match name {
+        let names = raw.split(',').map(|n| n.trim().to_ascii_lowercase());
+        for name in names.filter(|n| !n.is_empty()) {
+            match name.as_str() {
                 "otlp" => out.push(Exporter::Otlp),
                 "console" | "tree" => out.push(Exporter::Tree),
                 "none" => {}
-                "zipkin" | "jaeger" => {
-                    return Err(error(
-                        "OTEL_TRACES_EXPORTER",
-                        &raw,
-                        format!(
-                            "{name:?} is not supported (send OTLP; Jaeger and Zipkin collectors accept it)"
-                        ),
-                    ));
-                }
-                other => {
-                    return Err(error(
-                        "OTEL_TRACES_EXPORTER",
-                        &raw,
-                        format!("unknown exporter {other:?} (otlp, console, none)"),
-                    ));
-                }
+                "zipkin" | "jaeger" => self.lenient(error(
+                    "OTEL_TRACES_EXPORTER",
+                    &raw,
+                    format!(
+                        "{name:?} is not supported (send OTLP; Jaeger and Zipkin collectors accept it)"
+                    ),
+                ))?,
+                other => self.lenient(error(
+                    "OTEL_TRACES_EXPORTER",
+                    &raw,
+                    format!("unknown exporter {other:?} (otlp, console, none)"),
+                ))?,
             }
         }
         Ok(out)
@@ -412,14 +528,17 @@ impl Setup {
                 None => return Ok(Protocol::Grpc),
             },
         };
-        match value.trim() {
+        match value.trim().to_ascii_lowercase().as_str() {
             "grpc" => Ok(Protocol::Grpc),
             "http/protobuf" => Ok(Protocol::HttpProtobuf),
-            other => Err(error(
-                variable,
-                &value,
-                format!("{other:?} is not supported (grpc, http/protobuf)"),
-            )),
+            other => {
+                self.lenient(error(
+                    variable,
+                    &value,
+                    format!("{other:?} is not supported (grpc, http/protobuf)"),
+                ))?;
+                Ok(Protocol::Grpc)
+            }
         }
     }
 
@@ -433,8 +552,11 @@ impl Setup {
         };
         let endpoint = match endpoint {
             None => None,
-            Some((variable, raw, exact)) => {
-                check_url(variable, &raw)?;
+            Some((variable, raw, _)) if check_url(variable, &raw).is_err() => {
+                self.lenient(check_url(variable, &raw).unwrap_err())?;
+                None
+            }
+            Some((_, raw, exact)) => {
                 let endpoint = match (protocol, exact) {
                     // The HTTP exporter posts to {endpoint}/v1/traces unless the
                     // signal-specific variable gives the whole URL.
@@ -448,6 +570,43 @@ impl Setup {
         };
         Ok(Otlp { protocol, endpoint })
     }
+}
+
+/// The opentelemetry SDK version this crate is built with (`telemetry.sdk.version`).
+const OTEL_SDK_VERSION: &str = "0.33";
+
+/// `unknown_service:<executable>`, as the resource conventions name a service that gave none.
+fn unknown_service() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    match exe {
+        Some(exe) if !exe.is_empty() => format!("unknown_service:{exe}"),
+        _ => "unknown_service".to_owned(),
+    }
+}
+
+/// `key=value,...`, values percent-decoded.
+fn parse_resource_attributes(raw: &str) -> Result<Vec<KeyValue>, InitError> {
+    let mut attributes = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            error(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                raw,
+                format!("{pair:?} is not key=value"),
+            )
+        })?;
+        let (key, value) = (
+            key.trim(),
+            tracewire_propagation::baggage::percent_decode(value.trim()).into_owned(),
+        );
+        if key.is_empty() {
+            return Err(error("OTEL_RESOURCE_ATTRIBUTES", raw, "an empty key"));
+        }
+        attributes.push(KeyValue::new(key.to_owned(), value));
+    }
+    Ok(attributes)
 }
 
 /// An OTLP endpoint must be an `http://` or `https://` URL with a host.
@@ -477,6 +636,9 @@ struct Otlp {
 /// The checked settings, ready to make tracer providers.
 pub struct Built {
     metrics: metrics::Metrics,
+    /// `OTEL_SDK_DISABLED=true`.
+    disabled: bool,
+    warnings: Vec<InitError>,
     /// The sampler from `OTEL_TRACES_SAMPLER` as its own type (the layers' quick path knows
     /// the SDK's samplers), when the builder did not give one.
     #[cfg_attr(not(any(feature = "http", feature = "grpc")), allow(dead_code))]
@@ -557,6 +719,16 @@ impl Built {
     /// The propagator (`OTEL_PROPAGATORS`).
     pub fn propagator(&self) -> Propagator {
         self.propagator.clone()
+    }
+
+    /// The bad values that were replaced by their defaults, one per variable and value.
+    pub fn warnings(&self) -> &[InitError] {
+        &self.warnings
+    }
+
+    /// Whether `OTEL_SDK_DISABLED` turned the SDK off.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
     }
 
     /// The sampler (`OTEL_TRACES_SAMPLER`).

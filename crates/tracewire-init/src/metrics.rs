@@ -47,21 +47,20 @@ impl crate::Setup {
                 None => vec![MetricExporter::Otlp],
                 Some(raw) => {
                     let mut out = Vec::new();
-                    for name in raw.split(',').map(str::trim) {
-                        match name {
+                    let names = raw.split(',').map(|n| n.trim().to_ascii_lowercase());
+                    for name in names.filter(|n| !n.is_empty()) {
+                        match name.as_str() {
                             "otlp" => out.push(MetricExporter::Otlp),
                             "prometheus" => out.push(MetricExporter::Prometheus),
                             "console" => out.push(MetricExporter::Console),
                             "none" => {}
-                            other => {
-                                return Err(error(
-                                    "OTEL_METRICS_EXPORTER",
-                                    &raw,
-                                    format!(
-                                        "unknown exporter {other:?} (otlp, prometheus, console, none)"
-                                    ),
-                                ));
-                            }
+                            other => self.lenient(error(
+                                "OTEL_METRICS_EXPORTER",
+                                &raw,
+                                format!(
+                                    "unknown exporter {other:?} (otlp, prometheus, console, none)"
+                                ),
+                            ))?,
                         }
                     }
                     out
@@ -73,11 +72,12 @@ impl crate::Setup {
             Some(raw) => match raw.trim().parse::<u64>() {
                 Ok(ms) if ms > 0 => Duration::from_millis(ms),
                 _ => {
-                    return Err(error(
+                    self.lenient(error(
                         "OTEL_METRIC_EXPORT_INTERVAL",
                         &raw,
                         "not a positive number of milliseconds",
-                    ));
+                    ))?;
+                    Duration::from_secs(60)
                 }
             },
         };
@@ -103,8 +103,11 @@ impl crate::Setup {
         };
         let endpoint = match endpoint {
             None => None,
-            Some((variable, raw, exact)) => {
-                crate::check_url(variable, &raw)?;
+            Some((variable, raw, _)) if crate::check_url(variable, &raw).is_err() => {
+                self.lenient(crate::check_url(variable, &raw).unwrap_err())?;
+                None
+            }
+            Some((_, raw, exact)) => {
                 Some(match (protocol, exact) {
                     // The HTTP exporter posts to {endpoint}/v1/metrics unless the
                     // signal-specific variable gives the whole URL.

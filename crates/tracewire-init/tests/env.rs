@@ -13,8 +13,16 @@ fn setup(vars: &[(&str, &str)]) -> Setup {
     Setup::new().env(move |name| vars.get(name).cloned())
 }
 
+/// The error of a strict set-up (bad values are errors), and the same value's warning in the
+/// default, lenient set-up, which must name the variable in the same words.
 fn error(vars: &[(&str, &str)]) -> String {
-    setup(vars).build().unwrap_err().to_string()
+    let message = setup(vars).strict(true).build().unwrap_err().to_string();
+    let lenient = setup(vars)
+        .build()
+        .expect("lenient: a warning and the default");
+    let warnings: Vec<String> = lenient.warnings().iter().map(ToString::to_string).collect();
+    assert!(warnings.contains(&message), "{message} not in {warnings:?}");
+    message
 }
 
 #[test]
@@ -164,4 +172,134 @@ fn metric_settings_from_variables_and_their_errors() {
     .meter_provider(None)
     .unwrap();
     assert!(none.is_none());
+}
+
+#[test]
+fn bad_values_are_warned_about_and_replaced_by_their_defaults() {
+    let built = setup(&[
+        ("OTEL_TRACES_EXPORTER", "tree, carrier-pigeon,,"),
+        ("OTEL_PROPAGATORS", "TraceContext, nope ,baggage,"),
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "-5"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=a,oops"),
+        ("OTEL_SDK_DISABLED", "maybe"),
+        ("RUST_LOG", "info,=="),
+    ])
+    .build()
+    .unwrap();
+    let warned: Vec<String> = built.warnings().iter().map(ToString::to_string).collect();
+    for variable in [
+        "OTEL_TRACES_EXPORTER=\"tree, carrier-pigeon,,\"",
+        "OTEL_PROPAGATORS=",
+        "OTEL_TRACES_SAMPLER_ARG=\"2\"",
+        "OTEL_METRIC_EXPORT_INTERVAL=\"-5\"",
+        "OTEL_RESOURCE_ATTRIBUTES=\"team=a,oops\"",
+        "OTEL_SDK_DISABLED=\"maybe\"",
+        "RUST_LOG=",
+    ] {
+        assert_eq!(
+            warned.iter().filter(|w| w.starts_with(variable)).count(),
+            1,
+            "{variable}: {warned:#?}"
+        );
+    }
+    assert_eq!(warned.len(), 7, "{warned:#?}");
+    // The known parts are kept: case-insensitive names, spaces and empty entries ignored.
+    assert_eq!(built.propagator().formats().len(), 2);
+    assert!(!built.is_disabled());
+}
+
+#[test]
+fn case_insensitive_names_and_the_resource() {
+    let built = setup(&[
+        ("OTEL_TRACES_EXPORTER", "OTLP"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/PROTOBUF"),
+        ("OTEL_PROPAGATORS", "B3,TraceContext"),
+        ("OTEL_TRACES_SAMPLER", "ParentBased_Always_Off"),
+        ("OTEL_METRICS_EXPORTER", "Prometheus"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attributes,team=a",
+        ),
+        ("OTEL_SERVICE_NAME", "from-service-name"),
+    ])
+    .strict(true)
+    .build()
+    .unwrap();
+    assert!(built.warnings().is_empty());
+    assert_eq!(built.propagator().formats().len(), 2);
+    let (provider, prometheus) = built.meter_provider(None).unwrap();
+    let endpoint = prometheus.expect("prometheus, in capitals");
+    record_one(&provider);
+    let text = endpoint.render();
+    // The resource: OTEL_SERVICE_NAME over the attribute, and what the SDK is.
+    assert!(
+        text.contains(r#"service_name="from-service-name""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"telemetry_sdk_language="rust""#), "{text}");
+    assert!(
+        text.contains(r#"telemetry_sdk_name="opentelemetry""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"team="a""#), "{text}");
+
+    // No service name at all: `unknown_service:<executable>`.
+    let built = setup(&[("OTEL_METRICS_EXPORTER", "prometheus")])
+        .build()
+        .unwrap();
+    let (provider, endpoint) = built.meter_provider(None).unwrap();
+    record_one(&provider);
+    let text = endpoint.unwrap().render();
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.file_stem().unwrap().to_string_lossy();
+    assert!(
+        text.contains(&format!(r#"service_name="unknown_service:{exe}""#)),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_sdk_can_be_disabled() {
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    let sink = printed.clone();
+    let built = setup(&[
+        ("OTEL_SDK_DISABLED", "TRUE"),
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "prometheus"),
+    ])
+    .tree_exporter(TreeExporter::with_sink(move |_| {
+        *sink.lock().unwrap() += 1;
+    }))
+    .build()
+    .unwrap();
+    assert!(built.is_disabled());
+    let provider = built.provider(None).unwrap();
+    provider.tracer("t").in_span("work", |_| {});
+    assert_eq!(*printed.lock().unwrap(), 0, "nothing exported");
+    assert!(
+        built.meter_provider(None).unwrap().1.is_none(),
+        "no exporter"
+    );
+    // New traces are not sampled; a caller's decision still is followed.
+    let decision = built.sampler().should_sample(
+        None,
+        opentelemetry::trace::TraceId::from_bytes([1; 16]),
+        "root",
+        &opentelemetry::trace::SpanKind::Server,
+        &[],
+        &[],
+    );
+    assert_eq!(
+        decision.decision,
+        opentelemetry_sdk::trace::SamplingDecision::Drop
+    );
+}
+
+/// Records one value, so that the Prometheus text has the resource's `target_info`.
+fn record_one(provider: &opentelemetry_sdk::metrics::SdkMeterProvider) {
+    use opentelemetry::metrics::MeterProvider as _;
+    provider.meter("t").u64_counter("one").build().add(1, &[]);
 }
