@@ -47,6 +47,7 @@
 mod layers;
 mod metrics;
 mod tree;
+mod watch;
 
 use std::fmt;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ use tracing_subscriber::prelude::*;
 
 pub use self::metrics::MetricExporter;
 pub use self::tree::TreeExporter;
+pub use self::watch::ExportStats;
 pub use tracewire_core::prometheus::PrometheusEndpoint;
 
 /// Where spans go.
@@ -113,6 +115,7 @@ pub struct Setup {
     metric_exporters: Option<Vec<MetricExporter>>,
     env: Option<Arc<dyn Fn(&str) -> Option<String> + Send + Sync>>,
     strict: bool,
+    shutdown_timeout: Option<std::time::Duration>,
     /// What was wrong with the variables and was replaced by its default (not `strict`).
     warnings: std::cell::RefCell<Vec<InitError>>,
 }
@@ -250,6 +253,18 @@ impl Setup {
         self
     }
 
+    /// How long shutting down (dropping the [`Guard`]) may take to send what is still queued
+    /// (default 3 s); past it, what is left is dropped and one line says so.
+    ///
+    /// ```
+    /// let setup = tracewire_init::Setup::new().shutdown_timeout(std::time::Duration::from_secs(1));
+    /// # let _ = setup;
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
     /// A bad value: an error when strict, otherwise a warning and the default.
     fn lenient(&self, problem: InitError) -> Result<(), InitError> {
         if self.strict {
@@ -340,6 +355,8 @@ impl Setup {
         }
         Ok(Built {
             metrics,
+            stats: Arc::default(),
+            shutdown_timeout: self.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN),
             named,
             disabled,
             warnings: self.warnings.take(),
@@ -572,6 +589,9 @@ impl Setup {
     }
 }
 
+/// How long shutting down may take by default.
+const DEFAULT_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The opentelemetry SDK version this crate is built with (`telemetry.sdk.version`).
 const OTEL_SDK_VERSION: &str = "0.33";
 
@@ -636,6 +656,8 @@ struct Otlp {
 /// The checked settings, ready to make tracer providers.
 pub struct Built {
     metrics: metrics::Metrics,
+    stats: Arc<ExportStats>,
+    shutdown_timeout: std::time::Duration,
     /// `OTEL_SDK_DISABLED=true`.
     disabled: bool,
     warnings: Vec<InitError>,
@@ -709,7 +731,18 @@ impl Built {
                             e,
                         )
                     })?;
-                    builder.with_batch_exporter(exporter)
+                    let endpoint = otlp
+                        .endpoint
+                        .clone()
+                        .unwrap_or_else(|| match otlp.protocol {
+                            Protocol::Grpc => "http://localhost:4317".to_owned(),
+                            Protocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
+                        });
+                    builder.with_batch_exporter(watch::Watched::new(
+                        exporter,
+                        endpoint,
+                        self.stats.clone(),
+                    ))
                 }
             };
         }
@@ -724,6 +757,39 @@ impl Built {
     /// The bad values that were replaced by their defaults, one per variable and value.
     pub fn warnings(&self) -> &[InitError] {
         &self.warnings
+    }
+
+    /// What the OTLP span exporters sent and failed to send (every provider of these
+    /// settings).
+    pub fn export_stats(&self) -> &ExportStats {
+        &self.stats
+    }
+
+    /// Shuts `providers` down within the shutdown timeout: what is queued is sent if it can
+    /// be; past the timeout it is dropped, and one WARN line (target `tracewire::export`)
+    /// says so. Returns whether everything shut down in time.
+    pub fn shutdown(&self, providers: &[SdkTracerProvider]) -> bool {
+        let deadline = std::time::Instant::now() + self.shutdown_timeout;
+        let mut in_time = true;
+        for provider in providers {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if let Err(e) =
+                provider.shutdown_with_timeout(left.max(std::time::Duration::from_millis(1)))
+            {
+                if matches!(e, opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown) {
+                    continue;
+                }
+                in_time = false;
+                tracing::warn!(
+                    target: "tracewire::export",
+                    timeout_ms = self.shutdown_timeout.as_millis() as u64,
+                    exported = self.stats.exported(),
+                    failed = self.stats.failed(),
+                    "shutdown gave up: spans still queued are dropped ({e})"
+                );
+            }
+        }
+        in_time
     }
 
     /// Whether `OTEL_SDK_DISABLED` turned the SDK off.
@@ -845,15 +911,19 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// What the OTLP span exporters sent and failed to send.
+    pub fn export_stats(&self) -> &ExportStats {
+        self.built.export_stats()
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
-        for provider in &self.providers {
-            let _ = provider.force_flush();
-            let _ = provider.shutdown();
-        }
+        // Shutting down sends what is queued; bounded by the shutdown timeout.
+        self.built.shutdown(&self.providers);
         for provider in &self.meter_providers {
-            let _ = provider.force_flush();
-            let _ = provider.shutdown();
+            let _ = provider.shutdown_with_timeout(self.built.shutdown_timeout);
         }
     }
 }
