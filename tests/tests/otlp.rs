@@ -376,3 +376,127 @@ async fn the_demos_metrics_reach_an_otlp_grpc_receiver() {
         "{seen:#?}"
     );
 }
+
+/// Keeps the `x-tenant` metadata of every trace export.
+#[derive(Clone, Default)]
+struct HeaderReceiver(Arc<Mutex<Vec<Option<String>>>>);
+
+#[tonic::async_trait]
+impl TraceService for HeaderReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let tenant = request
+            .metadata()
+            .get("x-tenant")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        self.0.lock().unwrap().push(tenant);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_headers_and_timeout_come_through_the_set_up() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+
+    let receiver = HeaderReceiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(receiver.clone());
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    let provider = provider_from(vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        // The signal's variable wins over the general one; values are percent-decoded.
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=general".to_owned()),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "x-tenant=ac%20me,authorization=Bearer%20t".to_owned(),
+        ),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "none".to_owned()),
+    ]);
+    provider.tracer("t").in_span("work", |_| {});
+    flush(&provider).await;
+    assert_eq!(
+        receiver.0.lock().unwrap().as_slice(),
+        [Some("ac me".to_owned())]
+    );
+
+    // A collector that never answers: the export gives up after OTEL_EXPORTER_OTLP_TIMEOUT.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let provider = provider_from(vec![
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{silent_addr}"),
+        ),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "200".to_owned()),
+    ]);
+    provider.tracer("t").in_span("work", |_| {});
+    let started = std::time::Instant::now();
+    let flushing = provider.clone();
+    let result = tokio::task::spawn_blocking(move || flushing.force_flush())
+        .await
+        .unwrap();
+    assert!(result.is_err(), "nothing was accepted");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn bad_otlp_options_are_warned_about_and_http_json_is_known() {
+    let lookup = |vars: Vec<(&'static str, &'static str)>| {
+        Setup::new().env(move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    let built = lookup(vec![
+        ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ])
+    .build()
+    .unwrap();
+    let warned: Vec<String> = built.warnings().iter().map(ToString::to_string).collect();
+    for variable in [
+        "OTEL_EXPORTER_OTLP_HEADERS=\"novalue\"",
+        "OTEL_EXPORTER_OTLP_TIMEOUT=\"soon\"",
+        "OTEL_EXPORTER_OTLP_COMPRESSION=\"brotli\"",
+    ] {
+        assert!(
+            warned.iter().any(|w| w.starts_with(variable)),
+            "{variable}: {warned:?}"
+        );
+    }
+    let built = lookup(vec![
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ])
+    .strict(true)
+    .build()
+    .expect("http/json is a protocol");
+    assert!(built.provider(None).is_ok());
+}

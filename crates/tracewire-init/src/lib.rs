@@ -46,6 +46,7 @@
 #[cfg(any(feature = "http", feature = "grpc"))]
 mod layers;
 mod metrics;
+mod otlp;
 mod tree;
 mod watch;
 
@@ -54,7 +55,6 @@ use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracerProvider, ShouldSample};
@@ -548,11 +548,12 @@ impl Setup {
         match value.trim().to_ascii_lowercase().as_str() {
             "grpc" => Ok(Protocol::Grpc),
             "http/protobuf" => Ok(Protocol::HttpProtobuf),
+            "http/json" => Ok(Protocol::HttpJson),
             other => {
                 self.lenient(error(
                     variable,
                     &value,
-                    format!("{other:?} is not supported (grpc, http/protobuf)"),
+                    format!("{other:?} is not supported (grpc, http/protobuf, http/json)"),
                 ))?;
                 Ok(Protocol::Grpc)
             }
@@ -577,7 +578,7 @@ impl Setup {
                 let endpoint = match (protocol, exact) {
                     // The HTTP exporter posts to {endpoint}/v1/traces unless the
                     // signal-specific variable gives the whole URL.
-                    (Protocol::HttpProtobuf, false) => {
+                    (Protocol::HttpProtobuf | Protocol::HttpJson, false) => {
                         format!("{}/v1/traces", raw.trim_end_matches('/'))
                     }
                     _ => raw,
@@ -585,7 +586,12 @@ impl Setup {
                 Some(endpoint)
             }
         };
-        Ok(Otlp { protocol, endpoint })
+        let options = self.otlp_options("TRACES")?;
+        Ok(Otlp {
+            protocol,
+            endpoint,
+            options,
+        })
     }
 }
 
@@ -645,12 +651,14 @@ pub(crate) fn check_url(variable: &'static str, raw: &str) -> Result<(), InitErr
 pub(crate) enum Protocol {
     Grpc,
     HttpProtobuf,
+    HttpJson,
 }
 
 #[derive(Clone, Debug)]
 struct Otlp {
     protocol: Protocol,
     endpoint: Option<String>,
+    options: otlp::Options,
 }
 
 /// The checked settings, ready to make tracer providers.
@@ -707,36 +715,25 @@ impl Built {
                     let otlp = self.otlp.clone().unwrap_or(Otlp {
                         protocol: Protocol::Grpc,
                         endpoint: None,
+                        options: otlp::Options::default(),
                     });
-                    let exporter = match otlp.protocol {
-                        Protocol::Grpc => {
-                            let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                            if let Some(e) = &otlp.endpoint {
-                                b = b.with_endpoint(e.clone());
-                            }
-                            b.build()
-                        }
-                        Protocol::HttpProtobuf => {
-                            let mut b = opentelemetry_otlp::SpanExporter::builder().with_http();
-                            if let Some(e) = &otlp.endpoint {
-                                b = b.with_endpoint(e.clone());
-                            }
-                            b.build()
-                        }
-                    }
-                    .map_err(|e| {
-                        error(
-                            "OTEL_EXPORTER_OTLP_ENDPOINT",
-                            otlp.endpoint.as_deref().unwrap_or("(default)"),
-                            e,
-                        )
-                    })?;
+                    let exporter =
+                        otlp::span_exporter(otlp.protocol, otlp.endpoint.as_deref(), &otlp.options)
+                            .map_err(|e| {
+                                error(
+                                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                                    otlp.endpoint.as_deref().unwrap_or("(default)"),
+                                    e,
+                                )
+                            })?;
                     let endpoint = otlp
                         .endpoint
                         .clone()
                         .unwrap_or_else(|| match otlp.protocol {
                             Protocol::Grpc => "http://localhost:4317".to_owned(),
-                            Protocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
+                            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                                "http://localhost:4318/v1/traces".to_owned()
+                            }
                         });
                     builder.with_batch_exporter(watch::Watched::new(
                         exporter,

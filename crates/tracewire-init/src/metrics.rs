@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::Duration;
 
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -36,7 +35,7 @@ pub enum MetricExporter {
 pub(crate) struct Metrics {
     pub(crate) exporters: Vec<MetricExporter>,
     pub(crate) interval: Duration,
-    pub(crate) otlp: Option<(Protocol, Option<String>)>,
+    pub(crate) otlp: Option<(Protocol, Option<String>, crate::otlp::Options)>,
 }
 
 impl crate::Setup {
@@ -93,7 +92,7 @@ impl crate::Setup {
         })
     }
 
-    fn otlp_metrics(&self) -> Result<(Protocol, Option<String>), InitError> {
+    fn otlp_metrics(&self) -> Result<(Protocol, Option<String>, crate::otlp::Options), InitError> {
         let protocol = self.protocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")?;
         let endpoint = match self.var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
             Some(e) => Some(("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", e, true)),
@@ -111,14 +110,14 @@ impl crate::Setup {
                 Some(match (protocol, exact) {
                     // The HTTP exporter posts to {endpoint}/v1/metrics unless the
                     // signal-specific variable gives the whole URL.
-                    (Protocol::HttpProtobuf, false) => {
+                    (Protocol::HttpProtobuf | Protocol::HttpJson, false) => {
                         format!("{}/v1/metrics", raw.trim_end_matches('/'))
                     }
                     _ => raw,
                 })
             }
         };
-        Ok((protocol, endpoint))
+        Ok((protocol, endpoint, self.otlp_options("METRICS")?))
     }
 }
 
@@ -141,30 +140,19 @@ impl Metrics {
         for exporter in &self.exporters {
             builder = match exporter {
                 MetricExporter::Otlp => {
-                    let (protocol, url) = self.otlp.clone().unwrap_or((Protocol::Grpc, None));
-                    let exporter = match protocol {
-                        Protocol::Grpc => {
-                            let mut b = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-                            if let Some(e) = &url {
-                                b = b.with_endpoint(e.clone());
-                            }
-                            b.build()
-                        }
-                        Protocol::HttpProtobuf => {
-                            let mut b = opentelemetry_otlp::MetricExporter::builder().with_http();
-                            if let Some(e) = &url {
-                                b = b.with_endpoint(e.clone());
-                            }
-                            b.build()
-                        }
-                    }
-                    .map_err(|e| {
-                        error(
-                            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-                            url.as_deref().unwrap_or("(default)"),
-                            e,
-                        )
-                    })?;
+                    let (protocol, url, options) = self.otlp.clone().unwrap_or((
+                        Protocol::Grpc,
+                        None,
+                        crate::otlp::Options::default(),
+                    ));
+                    let exporter = crate::otlp::metric_exporter(protocol, url.as_deref(), &options)
+                        .map_err(|e| {
+                            error(
+                                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                                url.as_deref().unwrap_or("(default)"),
+                                e,
+                            )
+                        })?;
                     builder.with_reader(
                         PeriodicReader::builder(exporter)
                             .with_interval(self.interval)
