@@ -53,8 +53,8 @@ fn every_bad_value_names_its_variable() {
         ),
         (&[("OTEL_TRACES_EXPORTER", "zipkin")], "not supported"),
         (
-            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
-            "OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\"",
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")],
+            "OTEL_EXPORTER_OTLP_PROTOCOL=\"http/xml\"",
         ),
         (
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")],
@@ -138,8 +138,8 @@ fn metric_settings_from_variables_and_their_errors() {
             "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=\"collector:4317\"",
         ),
         (
-            &[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json")][..],
-            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"http/json\"",
+            &[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/xml")][..],
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"http/xml\"",
         ),
     ] {
         let message = error(vars);
