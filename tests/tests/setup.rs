@@ -153,3 +153,42 @@ async fn ready_layers_sample_new_traces_once_at_the_configured_ratio() {
     // Decided once at 0.5: about 200 of 400 (sampling twice would keep about 100).
     assert!((150..=250).contains(&kept), "{kept} of 400 kept");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_layer_of_ones_own_joins_the_installed_subscriber() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts the events it sees, and whether they came with a span.
+    struct Counter(Arc<AtomicUsize>, Arc<AtomicUsize>);
+    impl<S> tracing_subscriber::Layer<S> for Counter
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            cx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            // This test's own events (the OpenTelemetry crates log at INFO too).
+            if event.metadata().target() != module_path!() {
+                return;
+            }
+            self.0.fetch_add(1, Ordering::Relaxed);
+            if cx.lookup_current().is_some() {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let (events, in_spans) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let trees = Arc::new(Mutex::new(Vec::new()));
+    let _telemetry = setup(&trees, vec![("OTEL_METRICS_EXPORTER", "none")])
+        .layer(Counter(events.clone(), in_spans.clone()))
+        .log_filter("info")
+        .install()
+        .unwrap();
+    tracing::info!("counted");
+    tracing::debug!("filtered out: the log filter applies to the layer too");
+    tracing::info_span!("work").in_scope(|| tracing::info!("in a span"));
+    assert_eq!(events.load(Ordering::Relaxed), 2);
+    assert_eq!(in_spans.load(Ordering::Relaxed), 1);
+}

@@ -101,6 +101,9 @@ fn error(setting: &'static str, value: &str, reason: impl fmt::Display) -> InitE
     }
 }
 
+/// A layer of the user's, for the installed subscriber.
+type UserLayer = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+
 /// The settings, read from the environment when [`install`](Self::install)ed; what the
 /// builder methods set wins over the variables.
 #[derive(Default)]
@@ -116,6 +119,7 @@ pub struct Setup {
     env: Option<Arc<dyn Fn(&str) -> Option<String> + Send + Sync>>,
     strict: bool,
     shutdown_timeout: Option<std::time::Duration>,
+    layers: Vec<UserLayer>,
     /// What was wrong with the variables and was replaced by its default (not `strict`).
     warnings: std::cell::RefCell<Vec<InitError>>,
 }
@@ -193,6 +197,24 @@ impl Setup {
     /// ```
     pub fn propagator(mut self, propagator: Propagator) -> Self {
         self.propagator = Some(propagator);
+        self
+    }
+
+    /// Adds a `tracing-subscriber` layer of your own to the subscriber [`install`](Self::install)
+    /// puts in place (a JSON log formatter, a metrics layer, a test's recorder). Layers are
+    /// added in order, below the log filter (which applies to them too).
+    ///
+    /// ```
+    /// // A second log output, to standard error, without targets.
+    /// let setup = tracewire_init::Setup::new()
+    ///     .layer(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false));
+    /// # let _ = setup;
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        self.layers.push(Box::new(layer));
         self
     }
 
@@ -374,7 +396,8 @@ impl Setup {
     /// text-map propagator (for code that uses the globals), the global meter provider (which
     /// the layers record their metrics into unless given another); returns the guard that
     /// flushes and shuts down on drop.
-    pub fn install(self) -> Result<Guard, InitError> {
+    pub fn install(mut self) -> Result<Guard, InitError> {
+        let layers = std::mem::take(&mut self.layers);
         let built = self.build()?;
         let provider = built.provider(None)?;
         let (meter_provider, prometheus) = built.metrics.provider(built.resource.clone())?;
@@ -383,6 +406,7 @@ impl Setup {
             .map_err(|e| error("RUST_LOG", &built.filter, e))?;
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
         let subscriber = tracing_subscriber::registry()
+            .with(layers)
             .with(filter)
             .with(tracing_opentelemetry::layer().with_tracer(tracer))
             .with(tracewire_core::events::SpanEventsLayer::new())
