@@ -457,7 +457,33 @@ impl Setup {
             })
             .unwrap_or_else(unknown_service);
         attributes.retain(|kv| kv.key.as_str() != "service.name");
+        // The host (`host.name`, `host.id`, `host.arch`) and the OS (`os.type`) as the
+        // resource detectors see them, and the process by its id and executable: not its
+        // command line (`process.command_args`), which can carry secrets.
+        let detected = Resource::builder_empty()
+            .with_detectors(&[
+                Box::new(opentelemetry_resource_detectors::HostResourceDetector::default()),
+                Box::new(opentelemetry_resource_detectors::OsResourceDetector),
+            ])
+            .build();
+        let process = [
+            KeyValue::new("process.pid", i64::from(std::process::id())),
+            KeyValue::new("process.runtime.name", "rust"),
+        ]
+        .into_iter()
+        .chain(
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .map(|exe| KeyValue::new("process.executable.name", exe)),
+        );
         Ok(Resource::builder_empty()
+            .with_attributes(
+                detected
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            )
+            .with_attributes(process)
             .with_service_name(name)
             .with_attributes(attributes)
             .with_attributes([

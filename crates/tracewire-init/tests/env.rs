@@ -245,6 +245,14 @@ fn case_insensitive_names_and_the_resource() {
         "{text}"
     );
     assert!(text.contains(r#"team="a""#), "{text}");
+    // The host, the OS and the process; never the command line.
+    assert!(text.contains("os_type="), "{text}");
+    assert!(text.contains("host_arch="), "{text}");
+    assert!(
+        text.contains(&format!(r#"process_pid="{}""#, std::process::id())),
+        "{text}"
+    );
+    assert!(!text.contains("process_command"), "{text}");
 
     // No service name at all: `unknown_service:<executable>`.
     let built = setup(&[("OTEL_METRICS_EXPORTER", "prometheus")])
