@@ -81,6 +81,7 @@ pub mod jaeger;
 mod propagator;
 pub mod traceparent;
 pub mod tracestate;
+pub mod xray;
 
 pub use propagator::{
     BAGGAGE, Extracted, Format, Propagator, PropagatorError, TRACEPARENT, TRACESTATE, baggage_of,

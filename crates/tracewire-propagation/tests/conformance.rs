@@ -778,13 +778,21 @@ fn rule_2_4_otel_propagators_names() {
     let err = Propagator::from_names("tracecontext,bogus").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "OTEL_PROPAGATORS: unknown propagator \"bogus\" (known: tracecontext, baggage, b3, b3multi, jaeger, none)"
+        "OTEL_PROPAGATORS: unknown propagator \"bogus\" (known: tracecontext, baggage, b3, b3multi, jaeger, xray, none)"
     );
+    // `ottrace` is on the OpenTelemetry list and not implemented; `xray` is.
     assert!(
-        Propagator::from_names("xray")
+        Propagator::from_names("ottrace")
             .unwrap_err()
             .to_string()
             .contains("not supported")
+    );
+    assert_eq!(
+        Propagator::from_names("tracecontext,xray")
+            .unwrap()
+            .formats()
+            .len(),
+        2
     );
     assert!(Propagator::from_names("none,b3").is_err());
 }
@@ -808,4 +816,34 @@ fn rule_0_8_baggage_can_be_withheld_per_destination() {
     let mut out = HeaderMap::new();
     p.inject_context_with(&cx, &mut out, true);
     assert_eq!(out["baggage"], "tier=2,secret=x");
+}
+
+#[test]
+fn xray_reads_and_writes_x_amzn_trace_id_beside_w3c() {
+    let p = Propagator::from_names("xray,tracecontext").unwrap();
+    let incoming = headers(&[(
+        "x-amzn-trace-id",
+        b"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    )]);
+    let cx = p
+        .extract(&incoming)
+        .into_context(&opentelemetry::Context::new());
+    let mut out = http::HeaderMap::new();
+    p.inject_context(&cx, &mut out);
+    assert_eq!(
+        out["x-amzn-trace-id"],
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    );
+    assert_eq!(
+        out["traceparent"],
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+    );
+    // A malformed X-Ray header is ignored: the W3C one still counts.
+    let both = headers(&[
+        ("x-amzn-trace-id", b"Root=1-bad;Parent=53995c3f42cd8ad8"),
+        ("traceparent", tp("01").as_bytes()),
+    ]);
+    assert!(p.extract(&both).parent().is_some());
+    let alone = headers(&[("x-amzn-trace-id", b"Root=1-bad;Parent=53995c3f42cd8ad8")]);
+    assert!(p.extract(&alone).parent().is_none());
 }

@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceFlags, TraceId};
 use proptest::prelude::*;
 use tracewire_propagation::baggage::{Baggage, BaggageLimits, Member};
 use tracewire_propagation::traceparent::TraceParent;
@@ -16,6 +16,7 @@ fn all_formats() -> Propagator {
         Format::B3,
         Format::B3Multi,
         Format::Jaeger,
+        Format::XRay,
     ])
 }
 
@@ -31,6 +32,7 @@ const NAMES: &[&str] = &[
     "x-b3-parentspanid",
     "uber-trace-id",
     "uberctx-k",
+    "x-amzn-trace-id",
 ];
 
 fn tracestate_key() -> impl Strategy<Value = String> {
@@ -43,6 +45,33 @@ fn tracestate_value() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #[test]
+    fn xray_round_trips(trace in 1u128.., span in 1u64.., sampled in any::<bool>()) {
+        let tp = TraceParent::new(
+            TraceId::from_bytes(trace.to_be_bytes()),
+            SpanId::from_bytes(span.to_be_bytes()),
+            TraceFlags::new(u8::from(sampled)),
+        ).unwrap();
+        let p = Propagator::from_formats([Format::XRay]);
+        let cx = Context::new().with_remote_span_context(tp.to_span_context(Default::default()));
+        let mut out = HeaderMap::new();
+        p.inject_context(&cx, &mut out);
+        let back = p.extract(&out);
+        let back = back.parent().unwrap();
+        prop_assert_eq!(back.trace_id(), tp.trace_id());
+        prop_assert_eq!(back.span_id(), tp.span_id());
+        prop_assert_eq!(back.is_sampled(), sampled);
+    }
+
+    #[test]
+    fn xray_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_bytes(&bytes) {
+            headers.insert("x-amzn-trace-id", v);
+        }
+        let _ = Propagator::from_formats([Format::XRay]).extract(&headers);
+    }
+
     #[test]
     fn traceparent_round_trips(trace in 1u128.., span in 1u64.., flags in any::<u8>()) {
         let tp = TraceParent::new(

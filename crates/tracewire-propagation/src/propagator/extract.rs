@@ -90,6 +90,13 @@ impl Propagator {
                     jaeger::extract_baggage(carrier, &mut bag, limits);
                     out.add_baggage(bag, limits);
                 }
+                Format::XRay => {
+                    if out.parent.is_none()
+                        && let Some(parent) = crate::xray::extract(carrier)
+                    {
+                        out.parent = Some(parent);
+                    }
+                }
                 Format::Custom(p) => {
                     // Reached through opentelemetry's Context; merge what it found.
                     let extractor = CarrierExtractor(carrier);

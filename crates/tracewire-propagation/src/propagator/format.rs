@@ -33,6 +33,8 @@ pub enum Format {
     B3With(B3Encoding),
     /// Jaeger `uber-trace-id` and `uberctx-*` baggage (`jaeger`).
     Jaeger,
+    /// AWS X-Ray `X-Amzn-Trace-Id` (`xray`).
+    XRay,
     /// Any other opentelemetry propagator, reached through its `Extractor`/`Injector` API.
     Custom(Arc<dyn TextMapPropagator + Send + Sync>),
 }
@@ -46,6 +48,7 @@ impl fmt::Debug for Format {
             Self::B3Multi => f.write_str("B3Multi"),
             Self::B3With(e) => f.debug_tuple("B3With").field(e).finish(),
             Self::Jaeger => f.write_str("Jaeger"),
+            Self::XRay => f.write_str("XRay"),
             Self::Custom(p) => f.debug_tuple("Custom").field(p).finish(),
         }
     }
@@ -66,6 +69,7 @@ impl Format {
                 &b3::FLAGS,
             ],
             Self::Jaeger => &[&jaeger::UBER_TRACE_ID],
+            Self::XRay => &[&crate::xray::X_AMZN_TRACE_ID],
             Self::Custom(p) => return p.fields().map(str::to_owned).collect(),
         };
         names.iter().map(|n| n.as_str().to_owned()).collect()
@@ -92,7 +96,7 @@ pub enum PropagatorError {
 
 impl fmt::Display for PropagatorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const KNOWN: &str = "tracecontext, baggage, b3, b3multi, jaeger, none";
+        const KNOWN: &str = "tracecontext, baggage, b3, b3multi, jaeger, xray, none";
         match self {
             Self::Unknown { name } => write!(
                 f,

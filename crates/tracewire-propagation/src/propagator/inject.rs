@@ -160,6 +160,11 @@ impl Propagator {
                         jaeger::inject_baggage(&bag, carrier);
                     }
                 }
+                Format::XRay => {
+                    if let Some(p) = &parent {
+                        crate::xray::inject(p, carrier);
+                    }
+                }
                 Format::Custom(p) => {
                     let mut injector = CarrierInjector(carrier);
                     match child {

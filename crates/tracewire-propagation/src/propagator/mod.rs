@@ -240,7 +240,7 @@ impl Propagator {
     }
 
     /// Builds a propagator from a comma-separated list of OpenTelemetry propagator names:
-    /// `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`. An empty list means the
+    /// `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `xray`, `none`. An empty list means the
     /// default (`tracecontext,baggage`).
     ///
     /// ```
@@ -273,12 +273,13 @@ impl Propagator {
                 "b3" => Format::B3,
                 "b3multi" => Format::B3Multi,
                 "jaeger" => Format::Jaeger,
+                "xray" => Format::XRay,
                 "none" => {
                     none = true;
                     seen.push(lower);
                     continue;
                 }
-                "xray" | "ottrace" => {
+                "ottrace" => {
                     return Err(PropagatorError::Unsupported {
                         name: (*name).to_owned(),
                     });
