@@ -371,12 +371,26 @@ impl Setup {
             .unwrap_or_else(|| "info,opentelemetry=warn,opentelemetry_sdk=warn".to_owned());
         tracing_subscriber::EnvFilter::try_new(&filter)
             .map_err(|e| error("RUST_LOG", &filter, e))?;
+        let batch = Batch {
+            max_queue_size: self.positive("OTEL_BSP_MAX_QUEUE_SIZE")?,
+            max_export_batch_size: self.positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?,
+            scheduled_delay: self
+                .positive::<u64>("OTEL_BSP_SCHEDULE_DELAY")?
+                .map(std::time::Duration::from_millis),
+        };
+        let limits = Limits {
+            attributes: self.positive("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?,
+            events: self.positive("OTEL_SPAN_EVENT_COUNT_LIMIT")?,
+            links: self.positive("OTEL_SPAN_LINK_COUNT_LIMIT")?,
+        };
         let mut metrics = self.metrics_settings()?;
         if disabled {
             metrics.exporters.clear();
         }
         Ok(Built {
             metrics,
+            batch,
+            limits,
             stats: Arc::default(),
             shutdown_timeout: self.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN),
             named,
@@ -494,6 +508,24 @@ impl Setup {
                 KeyValue::new("telemetry.distro.version", env!("CARGO_PKG_VERSION")),
             ])
             .build())
+    }
+
+    /// A positive integer variable: `None` when unset; a bad value is warned about (or an
+    /// error when strict) and `None`.
+    fn positive<T: std::str::FromStr + PartialOrd + Default>(
+        &self,
+        variable: &'static str,
+    ) -> Result<Option<T>, InitError> {
+        let Some(raw) = self.var(variable) else {
+            return Ok(None);
+        };
+        match raw.trim().parse::<T>() {
+            Ok(n) if n > T::default() => Ok(Some(n)),
+            _ => {
+                self.lenient(error(variable, &raw, "not a positive integer"))?;
+                Ok(None)
+            }
+        }
     }
 
     /// `OTEL_SDK_DISABLED`: `true` (any case) turns the SDK off; anything but `false` or
@@ -645,6 +677,22 @@ impl Setup {
     }
 }
 
+/// `OTEL_BSP_*`: the batch span processor's settings (unset: the SDK's defaults).
+#[derive(Clone, Copy, Debug, Default)]
+struct Batch {
+    max_queue_size: Option<usize>,
+    max_export_batch_size: Option<usize>,
+    scheduled_delay: Option<std::time::Duration>,
+}
+
+/// `OTEL_SPAN_*_COUNT_LIMIT` (unset: the SDK's defaults, 128 each).
+#[derive(Clone, Copy, Debug, Default)]
+struct Limits {
+    attributes: Option<u32>,
+    events: Option<u32>,
+    links: Option<u32>,
+}
+
 /// How long shutting down may take by default.
 const DEFAULT_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -714,6 +762,8 @@ struct Otlp {
 /// The checked settings, ready to make tracer providers.
 pub struct Built {
     metrics: metrics::Metrics,
+    batch: Batch,
+    limits: Limits,
     stats: Arc<ExportStats>,
     shutdown_timeout: std::time::Duration,
     /// `OTEL_SDK_DISABLED=true`.
@@ -757,6 +807,15 @@ impl Built {
             .with_sampler(tracewire_core::provider::LayerSampler::from_boxed(
                 self.sampler.box_clone(),
             ));
+        if let Some(n) = self.limits.attributes {
+            builder = builder.with_max_attributes_per_span(n);
+        }
+        if let Some(n) = self.limits.events {
+            builder = builder.with_max_events_per_span(n);
+        }
+        if let Some(n) = self.limits.links {
+            builder = builder.with_max_links_per_span(n);
+        }
         for exporter in &self.exporters {
             builder = match exporter {
                 // The tree needs spans as they end.
@@ -785,11 +844,25 @@ impl Built {
                                 "http://localhost:4318/v1/traces".to_owned()
                             }
                         });
-                    builder.with_batch_exporter(watch::Watched::new(
-                        exporter,
-                        endpoint,
-                        self.stats.clone(),
-                    ))
+                    let mut config = opentelemetry_sdk::trace::BatchConfigBuilder::default();
+                    if let Some(n) = self.batch.max_queue_size {
+                        config = config.with_max_queue_size(n);
+                    }
+                    if let Some(n) = self.batch.max_export_batch_size {
+                        config = config.with_max_export_batch_size(n);
+                    }
+                    if let Some(d) = self.batch.scheduled_delay {
+                        config = config.with_scheduled_delay(d);
+                    }
+                    builder.with_span_processor(
+                        opentelemetry_sdk::trace::BatchSpanProcessor::builder(watch::Watched::new(
+                            exporter,
+                            endpoint,
+                            self.stats.clone(),
+                        ))
+                        .with_batch_config(config.build())
+                        .build(),
+                    )
                 }
             };
         }

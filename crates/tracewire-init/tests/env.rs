@@ -311,3 +311,51 @@ fn record_one(provider: &opentelemetry_sdk::metrics::SdkMeterProvider) {
     use opentelemetry::metrics::MeterProvider as _;
     provider.meter("t").u64_counter("one").build().add(1, &[]);
 }
+
+#[test]
+fn span_limits_and_batch_settings_come_through_the_lookup() {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::Span as _;
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = printed.clone();
+    let built = setup(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"),
+    ])
+    .tree_exporter(
+        TreeExporter::with_sink(move |t| sink.lock().unwrap().push(t.to_owned()))
+            .show_attributes(["a1", "a2", "a3", "a4"]),
+    )
+    .build()
+    .unwrap();
+    let warned: Vec<String> = built.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with("OTEL_BSP_MAX_QUEUE_SIZE=\"0\"")),
+        "{warned:?}"
+    );
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with("OTEL_BSP_SCHEDULE_DELAY=\"soon\"")),
+        "{warned:?}"
+    );
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    let provider = built.provider(None).unwrap();
+    let mut span = provider.tracer("t").start("limited");
+    for i in 1..=4 {
+        span.set_attribute(KeyValue::new(format!("a{i}"), "x"));
+    }
+    span.end();
+    let printed = printed.lock().unwrap();
+    let shown = ["a1=", "a2=", "a3=", "a4="]
+        .iter()
+        .filter(|a| printed[0].contains(**a))
+        .count();
+    assert_eq!(shown, 2, "{printed:?}");
+}
