@@ -134,3 +134,44 @@ async fn a_silent_collector_does_not_hold_shutdown_past_its_bound() {
     let text = lines.text();
     assert!(text.contains("shutdown gave up"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_metric_exports_are_reported_once_and_counted() {
+    use opentelemetry::metrics::MeterProvider as _;
+    let lines = Lines::install();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let endpoint = format!("http://{closed}");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
+        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+    ];
+    let built = Setup::new()
+        .env(move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .build()
+        .unwrap();
+    let (provider, _) = built.meter_provider(None).unwrap();
+    let counter = provider.meter("t").u64_counter("orders").build();
+    for _ in 0..2 {
+        counter.add(1, &[]);
+        let flushing = provider.clone();
+        let _ = tokio::task::spawn_blocking(move || flushing.force_flush())
+            .await
+            .unwrap();
+    }
+    assert!(built.export_stats().metric_exports_failed() >= 2);
+    let text = lines.text();
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("metrics could not be exported"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{text}");
+    assert!(reports[0].contains(&endpoint), "{}", reports[0]);
+}

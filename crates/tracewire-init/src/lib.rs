@@ -414,7 +414,9 @@ impl Setup {
         let layers = std::mem::take(&mut self.layers);
         let built = self.build()?;
         let provider = built.provider(None)?;
-        let (meter_provider, prometheus) = built.metrics.provider(built.resource.clone())?;
+        let (meter_provider, prometheus) = built
+            .metrics
+            .provider(built.resource.clone(), &built.stats)?;
         let tracer = provider.tracer("tracewire");
         let filter = tracing_subscriber::EnvFilter::try_new(&built.filter)
             .map_err(|e| error("RUST_LOG", &built.filter, e))?;
@@ -929,7 +931,8 @@ impl Built {
         &self,
         service: Option<&str>,
     ) -> Result<(SdkMeterProvider, Option<PrometheusEndpoint>), InitError> {
-        self.metrics.provider(self.resource_for(service))
+        self.metrics
+            .provider(self.resource_for(service), &self.stats)
     }
 
     fn resource_for(&self, service: Option<&str>) -> Resource {
@@ -1011,7 +1014,10 @@ impl Guard {
         let builder = SdkMeterProvider::builder()
             .with_resource(self.built.resource_for(Some(service)))
             .with_reader(reader);
-        let (provider, _) = self.built.metrics.provider_with(builder)?;
+        let (provider, _) = self
+            .built
+            .metrics
+            .provider_with(builder, &self.built.stats)?;
         self.meter_providers.push(provider.clone());
         Ok(provider)
     }

@@ -127,14 +127,16 @@ impl Metrics {
     pub(crate) fn provider(
         &self,
         resource: Resource,
+        stats: &std::sync::Arc<crate::ExportStats>,
     ) -> Result<(SdkMeterProvider, Option<PrometheusEndpoint>), InitError> {
-        self.provider_with(SdkMeterProvider::builder().with_resource(resource))
+        self.provider_with(SdkMeterProvider::builder().with_resource(resource), stats)
     }
 
     /// The same, from a builder that may hold readers of its own.
     pub(crate) fn provider_with(
         &self,
         mut builder: opentelemetry_sdk::metrics::MeterProviderBuilder,
+        stats: &std::sync::Arc<crate::ExportStats>,
     ) -> Result<(SdkMeterProvider, Option<PrometheusEndpoint>), InitError> {
         let mut endpoint = None;
         for exporter in &self.exporters {
@@ -153,10 +155,18 @@ impl Metrics {
                                 e,
                             )
                         })?;
+                    let endpoint = url.clone().unwrap_or_else(|| match protocol {
+                        Protocol::Grpc => "http://localhost:4317".to_owned(),
+                        _ => "http://localhost:4318/v1/metrics".to_owned(),
+                    });
                     builder.with_reader(
-                        PeriodicReader::builder(exporter)
-                            .with_interval(self.interval)
-                            .build(),
+                        PeriodicReader::builder(crate::watch::WatchedMetrics::new(
+                            exporter,
+                            endpoint,
+                            stats.clone(),
+                        ))
+                        .with_interval(self.interval)
+                        .build(),
                     )
                 }
                 MetricExporter::Prometheus => {

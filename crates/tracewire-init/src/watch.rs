@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 /// How often a failing export is reported, at most.
@@ -20,7 +23,9 @@ const REPORT_EVERY: Duration = Duration::from_secs(60);
 pub struct ExportStats {
     exported: AtomicU64,
     failed: AtomicU64,
+    metric_exports_failed: AtomicU64,
     last_report: Mutex<Option<Instant>>,
+    last_metric_report: Mutex<Option<Instant>>,
 }
 
 impl ExportStats {
@@ -34,13 +39,27 @@ impl ExportStats {
         self.failed.load(Ordering::Relaxed)
     }
 
-    fn report(&self, endpoint: &str, spans: usize, error: &dyn fmt::Display) {
-        let mut last = self.last_report.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < REPORT_EVERY) {
+    /// Metric exports that failed (each loses one collection of every instrument).
+    pub fn metric_exports_failed(&self) -> u64 {
+        self.metric_exports_failed.load(Ordering::Relaxed)
+    }
+
+    fn report_metrics(&self, endpoint: &str, error: &dyn fmt::Display) {
+        if !due(&self.last_metric_report) {
             return;
         }
-        *last = Some(now);
+        tracing::warn!(
+            target: "tracewire::export",
+            endpoint,
+            failed_total = self.metric_exports_failed(),
+            "metrics could not be exported: {error}"
+        );
+    }
+
+    fn report(&self, endpoint: &str, spans: usize, error: &dyn fmt::Display) {
+        if !due(&self.last_report) {
+            return;
+        }
         tracing::warn!(
             target: "tracewire::export",
             endpoint,
@@ -48,6 +67,60 @@ impl ExportStats {
             failed_total = self.failed(),
             "spans could not be exported: {error}"
         );
+    }
+}
+
+/// Whether a report is due: the first, then one per [`REPORT_EVERY`].
+fn due(last: &Mutex<Option<Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if last.is_some_and(|at| now.duration_since(at) < REPORT_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// Wraps a metric exporter to count and report failed exports.
+#[derive(Debug)]
+pub(crate) struct WatchedMetrics<E> {
+    inner: E,
+    endpoint: String,
+    stats: Arc<ExportStats>,
+}
+
+impl<E> WatchedMetrics<E> {
+    pub(crate) fn new(inner: E, endpoint: String, stats: Arc<ExportStats>) -> Self {
+        Self {
+            inner,
+            endpoint,
+            stats,
+        }
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for WatchedMetrics<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        if let Err(error) = &result {
+            self.stats
+                .metric_exports_failed
+                .fetch_add(1, Ordering::Relaxed);
+            self.stats.report_metrics(&self.endpoint, error);
+        }
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
     }
 }
 
