@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
 use crate::{InitError, Protocol, Setup, error};
 
@@ -102,6 +102,45 @@ fn http_protocol(protocol: Protocol) -> opentelemetry_otlp::Protocol {
     }
 }
 
+/// A gRPC exporter builder given `endpoint` and `options`.
+fn tonic_config<B>(builder: B, endpoint: Option<&str>, options: &Options) -> B
+where
+    B: WithExportConfig + WithTonicConfig,
+{
+    let mut b = builder.with_metadata(metadata(&options.headers));
+    if let Some(e) = endpoint {
+        b = b.with_endpoint(e);
+    }
+    if let Some(t) = options.timeout {
+        b = b.with_timeout(t);
+    }
+    if options.gzip {
+        b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    b
+}
+
+/// An HTTP exporter builder given `protocol`, `endpoint` and `options`.
+fn http_config<B>(builder: B, protocol: Protocol, endpoint: Option<&str>, options: &Options) -> B
+where
+    B: WithExportConfig + WithHttpConfig,
+{
+    let headers: HashMap<String, String> = options.headers.iter().cloned().collect();
+    let mut b = builder
+        .with_protocol(http_protocol(protocol))
+        .with_headers(headers);
+    if let Some(e) = endpoint {
+        b = b.with_endpoint(e);
+    }
+    if let Some(t) = options.timeout {
+        b = b.with_timeout(t);
+    }
+    if options.gzip {
+        b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    b
+}
+
 /// The span exporter for `protocol`, `endpoint` and `options`.
 pub(crate) fn span_exporter(
     protocol: Protocol,
@@ -110,37 +149,9 @@ pub(crate) fn span_exporter(
 ) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
     match protocol {
-        Protocol::Grpc => {
-            let mut b = builder
-                .with_tonic()
-                .with_metadata(metadata(&options.headers));
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(e);
-            }
-            if let Some(t) = options.timeout {
-                b = b.with_timeout(t);
-            }
-            if options.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            b.build()
-        }
+        Protocol::Grpc => tonic_config(builder.with_tonic(), endpoint, options).build(),
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let headers: HashMap<String, String> = options.headers.iter().cloned().collect();
-            let mut b = builder
-                .with_http()
-                .with_protocol(http_protocol(protocol))
-                .with_headers(headers);
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(e);
-            }
-            if let Some(t) = options.timeout {
-                b = b.with_timeout(t);
-            }
-            if options.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            b.build()
+            http_config(builder.with_http(), protocol, endpoint, options).build()
         }
     }
 }
@@ -153,37 +164,9 @@ pub(crate) fn metric_exporter(
 ) -> Result<opentelemetry_otlp::MetricExporter, opentelemetry_otlp::ExporterBuildError> {
     let builder = opentelemetry_otlp::MetricExporter::builder();
     match protocol {
-        Protocol::Grpc => {
-            let mut b = builder
-                .with_tonic()
-                .with_metadata(metadata(&options.headers));
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(e);
-            }
-            if let Some(t) = options.timeout {
-                b = b.with_timeout(t);
-            }
-            if options.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            b.build()
-        }
+        Protocol::Grpc => tonic_config(builder.with_tonic(), endpoint, options).build(),
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let headers: HashMap<String, String> = options.headers.iter().cloned().collect();
-            let mut b = builder
-                .with_http()
-                .with_protocol(http_protocol(protocol))
-                .with_headers(headers);
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(e);
-            }
-            if let Some(t) = options.timeout {
-                b = b.with_timeout(t);
-            }
-            if options.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            b.build()
+            http_config(builder.with_http(), protocol, endpoint, options).build()
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct HttpServer<S, M, R, F, Q = ()> {
 /// context current around `call` too would cost a thread-local push and pop (for a bridged
 /// span, an enter and exit) and change nothing. It is recognised by its type; any other
 /// service is treated as running code in `call`.
+// Without the `axum` feature every service runs code in `call`: `S` decides nothing.
+#[cfg_attr(not(feature = "axum"), allow(clippy::extra_unused_type_parameters))]
 pub(crate) fn call_runs_code<S: 'static>() -> bool {
     #[cfg(feature = "axum")]
     {
